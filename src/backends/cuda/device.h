@@ -1,0 +1,24 @@
+// CUDA device discovery. Callable without a GPU: reports zero devices and why.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace wan22::cuda {
+
+struct DeviceInfo {
+  int index = 0;
+  std::string name;
+  int cc_major = 0, cc_minor = 0;
+  size_t total_memory = 0;
+  int multiprocessors = 0;
+  int pci_bus = 0;
+};
+
+// Number of usable devices; 0 when there is no driver or no GPU (reason() says why).
+int device_count();
+const std::string& unavailable_reason();
+std::vector<DeviceInfo> devices();
+// Registers the CUDA allocator and the host<->device copy with the core (idempotent).
+void init();
+
+}  // namespace wan22::cuda
