@@ -17,7 +17,7 @@ struct CompiledRule {
 };
 
 // canonical -> stored under a table: the first rule whose regex matches rewrites the key.
-std::string apply(const std::vector<CompiledRule>& rules, const std::string& k) {
+std::string apply_rules(const std::vector<CompiledRule>& rules, const std::string& k) {
   for (const auto& r : rules) {
     if (std::regex_search(k, r.re)) {
       return std::regex_replace(k, r.re, r.stored, std::regex_constants::format_first_only);
@@ -41,8 +41,8 @@ std::string install_key_map(io::WeightStore& ws, const std::string& probe_key,
   for (const auto& table : tables) {
     auto rules = std::make_shared<std::vector<CompiledRule>>();
     for (const auto& r : table.rules) rules->push_back({std::regex(r.canonical), r.stored});
-    if (ws.contains(apply(*rules, probe_key))) {
-      ws.set_key_map([rules](const std::string& k) { return apply(*rules, k); });
+    if (ws.contains(apply_rules(*rules, probe_key))) {
+      ws.set_key_map([rules](const std::string& k) { return apply_rules(*rules, k); });
       return table.layout;
     }
   }
