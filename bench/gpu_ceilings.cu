@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   WAN22_CUDA_CHECK(cudaMalloc(&b, bytes));
   cudaMemset(a, 1, bytes);
   double ms = median_ms([&] { cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice); });
-  double d2d = 2.0 * bytes / ms / 1e9;
+  double d2d = 2.0 * bytes / ms / 1e6;
   std::printf("device copy (read+write)              %8.3f ms %7.0f GB/s\n", ms, d2d);
   cudaFree(b);
   // Pinned host <-> device.
