@@ -10,7 +10,7 @@ namespace fs = std::filesystem;
 namespace wan22::pipeline {
 
 namespace {
-bool exists(const fs::path& p) {
+bool path_exists(const fs::path& p) {
   std::error_code ec;
   return fs::exists(p, ec);
 }
@@ -18,7 +18,7 @@ bool exists(const fs::path& p) {
 // First existing candidate, or "" (and the candidates are added to `looked`).
 std::string first_of(const fs::path& dir, const std::vector<std::string>& names, std::vector<std::string>& looked) {
   for (const auto& n : names) {
-    if (exists(dir / n)) return (dir / n).string();
+    if (path_exists(dir / n)) return (dir / n).string();
   }
   for (const auto& n : names) looked.push_back((dir / n).string());
   return "";
@@ -40,7 +40,7 @@ CheckpointPaths locate_checkpoint(const std::string& model, const CheckpointOver
   CheckpointPaths c;
   c.root = model;
   std::error_code ec;
-  if (!exists(model)) throw Error(ErrorCode::kNotFound, "model path " + model + " does not exist");
+  if (!path_exists(model)) throw Error(ErrorCode::kNotFound, "model path " + model + " does not exist");
   struct Missing {
     std::string part;
     std::vector<std::string> looked;
@@ -54,7 +54,7 @@ CheckpointPaths locate_checkpoint(const std::string& model, const CheckpointOver
     if (ov.vae.empty()) missing.push_back({"VAE (--vae FILE)", {"command line"}});
     if (ov.text_encoder.empty()) missing.push_back({"text encoder (--text-encoder FILE)", {"command line"}});
     if (ov.tokenizer.empty()) missing.push_back({"tokenizer (--tokenizer spiece.model)", {"command line"}});
-  } else if (exists(root / "transformer") || exists(root / "model_index.json")) {
+  } else if (path_exists(root / "transformer") || path_exists(root / "model_index.json")) {
     c.layout = "diffusers";
     std::vector<std::string> l;
     if (has_dit_weights(root / "transformer")) c.dit = (root / "transformer").string();
@@ -98,7 +98,7 @@ CheckpointPaths locate_checkpoint(const std::string& model, const CheckpointOver
   if (!ov.text_encoder.empty()) c.t5 = ov.text_encoder;
   if (!ov.tokenizer.empty()) c.tokenizer = ov.tokenizer;
   for (const auto* p : {&ov.vae, &ov.text_encoder, &ov.tokenizer}) {
-    if (!p->empty() && !exists(*p)) missing.push_back({"file given on the command line", {*p}});
+    if (!p->empty() && !path_exists(*p)) missing.push_back({"file given on the command line", {*p}});
   }
   if (!missing.empty()) {
     std::string msg = model + " (" + c.layout + " layout) is incomplete: ";
