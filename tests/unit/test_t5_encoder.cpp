@@ -348,3 +348,29 @@ TEST(T5PositionBias, BucketsOfTheReference) {
   const auto buckets = models::text::relative_position_buckets(3, 3, true, 32, 128);
   EXPECT_EQ(buckets, (std::vector<int32_t>{0, 17, 18, 1, 0, 17, 2, 1, 0}));
 }
+
+#include "models/text/negative_prompt.h"
+#include "models/text/text_encoder.h"
+#include "pipeline/demo_model.h"
+
+TEST(TextEncoder, OfficialCallOnTheDemoCheckpoint) {
+  const std::string dir = pipeline::ensure_demo_model(test::temp_dir() + "/demo", 3);
+  const auto te = models::text::TextEncoder::load(dir + "/models_t5_umt5-xxl-enc-bf16.safetensors",
+                                                  dir + "/t5_config.json",
+                                                  models::text::T5Tokenizer::find_model(dir), /*text_len=*/24);
+  const std::vector<std::string> prompts = {"a red cat walks on the beach", "", models::text::kDefaultNegativePrompt};
+  const auto ctx = te(prompts);
+  ASSERT_EQ(ctx.size(), 3u);
+  const auto batch = te.tokenizer()(prompts, 24);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    EXPECT_EQ(ctx[i].shape(), (Shape{batch.lengths[i], te.encoder().config().dim})) << i;
+    // The same rows as the full 24-token forward with its padding mask.
+    const Tensor full = te.encoder().forward(batch.ids.narrow(0, static_cast<int64_t>(i), 1),
+                                             batch.mask.narrow(0, static_cast<int64_t>(i), 1));
+    const Tensor rows = full.select(0, 0).narrow(0, 0, batch.lengths[i]).contiguous();
+    EXPECT_LE(test::rel_err(ctx[i], rows), 1e-6) << i;
+  }
+  EXPECT_EQ(batch.lengths[1], 1);   // empty prompt: EOS only
+  EXPECT_EQ(batch.lengths[2], 24);  // long prompt: truncated to text_len - 1 pieces + EOS
+  EXPECT_EQ(batch.ids.data<int64_t>()[2 * 24 + 23], te.tokenizer().eos_id());
+}
