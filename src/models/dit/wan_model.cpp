@@ -22,7 +22,7 @@ WanModel WanModel::load(const io::WeightStore& ws, const DitConfig& cfg, const L
   const auto& p = cfg.patch_size;
   // Conv3d with kernel == stride == patch is a linear layer over flattened (C, pt, ph, pw) patches.
   m.patch_weight_ = load_weight(ws, "patch_embedding.weight", {d, cfg.in_dim, p[0], p[1], p[2]}, opt.keep_stored_dtype)
-                        .view({d, cfg.in_dim * cfg.patch_volume()});
+                        .reshape({d, cfg.in_dim * cfg.patch_volume()});
   m.patch_bias_ = ws.get_f32("patch_embedding.bias", {d});
   m.text_embedding_0_ = Linear::load(ws, "text_embedding.0", d, cfg.text_dim, opt);
   m.text_embedding_2_ = Linear::load(ws, "text_embedding.2", d, d, opt);
