@@ -260,7 +260,7 @@ TEST(DitConfig, LoadFileErrors) {
 // ---------------- timesteps ----------------
 
 TEST(DitTimesteps, DistinctRowsPerToken) {
-  Tensor t = Tensor::from_vector({0, 0, 5, 5, 5, 9, 9}, {1, 7});
+  Tensor t = Tensor::from_vector({0, 0, 5, 5, 5, 5, 9}, {1, 7});
   TimestepRows r = distinct_timesteps(t, 1, 6, 7);  // 6 real tokens, 1 padding
   ASSERT_EQ(r.distinct(), 2);
   EXPECT_EQ(r.values[0], 0.0);
