@@ -68,7 +68,7 @@ std::vector<SchedCase> load_cases() {
     if (out.empty()) throw std::runtime_error(manifest_path() + " lists no solver cases");
   } catch (const std::exception& e) {
     SchedCase bad;
-    bad.name = "manifest";
+    bad.name = "manifest_unreadable";
     bad.setup_error = e.what();
     out = {bad};
   }
