@@ -133,7 +133,9 @@ std::vector<LevelInfo> scan_levels_wan21(const io::WeightStore& ws) {
   return levels;
 }
 
-void fill_stats(VaeConfig& cfg, const std::string& source) {
+// The official constants when the config has no statistics and z_dim is the published one; else
+// left empty (validate() then names the missing field).
+void fill_stats(VaeConfig& cfg) {
   if (!cfg.latents_mean.empty() && !cfg.latents_std.empty()) return;
   if (cfg.version == VaeVersion::kWan22 && cfg.z_dim == 48) {
     cfg.latents_mean = official_wan22_latents_mean();
@@ -141,11 +143,6 @@ void fill_stats(VaeConfig& cfg, const std::string& source) {
   } else if (cfg.version == VaeVersion::kWan21 && cfg.z_dim == 16) {
     cfg.latents_mean = official_wan21_latents_mean();
     cfg.latents_std = official_wan21_latents_std();
-  } else {
-    throw Error(ErrorCode::kInvalidArgument,
-                source + ": no latents_mean/latents_std for a " + vae_version_name(cfg.version) +
-                    " VAE with z_dim " + std::to_string(cfg.z_dim) +
-                    " (only the official z_dim 48 / 16 have built-in values): give a config with them");
   }
 }
 
@@ -194,6 +191,11 @@ void VaeConfig::validate() const {
     bad_field(src, "temperal_downsample",
               "needs one entry per downsampling level (" + std::to_string(dim_mult.size() - 1) + "), got " +
                   std::to_string(temperal_downsample.size()));
+  }
+  if (latents_mean.empty() || latents_std.empty()) {
+    bad_field(src, latents_mean.empty() ? "latents_mean" : "latents_std",
+              "is missing: built-in values exist only for the official z_dim 48 (Wan2.2) and 16 (Wan2.1), this VAE "
+              "has z_dim " + std::to_string(z_dim) + "; give a config with latents_mean and latents_std");
   }
   if (static_cast<int>(latents_mean.size()) != z_dim) {
     bad_field(src, "latents_mean", "has " + std::to_string(latents_mean.size()) + " values, z_dim is " +
@@ -305,7 +307,7 @@ VaeConfig complete_vae_config(VaeConfig c, const io::WeightStore& ws) {
       c.dec_dim = static_cast<int>(top / last);
     }
   }
-  fill_stats(c, store_name(ws));
+  fill_stats(c);
   return c;
 }
 
@@ -344,7 +346,7 @@ VaeConfig vae_config_from_weights(const io::WeightStore& ws) {
     c.in_channels = static_cast<int>(in_ch);
     c.dec_dim = c.dim;
   }
-  fill_stats(c, store_name(ws));
+  fill_stats(c);
   return c;
 }
 

@@ -51,7 +51,8 @@ VaeConfig vae_config_from_file(const std::string& path);
 // Version from the key names of `ws` (official names; install the key map first).
 VaeVersion detect_vae_version(const io::WeightStore& ws);
 // Everything from the weights (official names): widths, levels, res blocks, temporal
-// downsampling; latents mean/std = the official constants for z_dim 48 (Wan2.2) / 16 (Wan2.1).
+// downsampling; latents mean/std = the official constants for z_dim 48 (Wan2.2) / 16 (Wan2.1),
+// left empty for other z_dim (validate() then asks for a config).
 VaeConfig vae_config_from_weights(const io::WeightStore& ws);
 // Fills what `cfg` leaves open (version, dec_dim, latent stats) from the weights.
 VaeConfig complete_vae_config(VaeConfig cfg, const io::WeightStore& ws);
