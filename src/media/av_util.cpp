@@ -16,7 +16,7 @@ std::string av_error_text(int err) {
 void init_av_logging() {
   static std::once_flag once;
   std::call_once(once, [] {
-    av_log_set_level(log_level() <= LogLevel::kDebug ? AV_LOG_INFO : AV_LOG_ERROR);
+    av_log_set_level(log_level() <= LogLevel::kDebug ? AV_LOG_INFO : AV_LOG_FATAL);
   });
 }
 

@@ -13,7 +13,7 @@ extern "C" {
 namespace wan22::media::detail {
 
 std::string av_error_text(int err);
-// Routes libav's own logging: quiet (errors only) unless wan22's log level is debug.
+// libav's own logging: silent (our errors carry the message) unless wan22's level is debug.
 void init_av_logging();
 
 struct AvFrameFree {

@@ -12,12 +12,14 @@
 namespace wan22::media {
 
 enum class VideoFormat {
-  kAuto,       // from the path: ".mp4" -> kMp4, ".webm" -> kWebm, otherwise kPngFrames
+  kAuto,       // from the path: ".mp4" -> kMp4, ".webm" -> kWebm, no extension -> kPngFrames
   kMp4,        // ISO MP4, H.264 (libx264 preferred), yuv420p
   kWebm,       // WebM, VP9 (libvpx-vp9) or VP8 (libvpx), yuv420p
   kPngFrames,  // a directory of frame_00000.png, frame_00001.png, ...
 };
 const char* video_format_name(VideoFormat f);
+// The format an output path implies (case-insensitive extension); kAuto when it implies none
+// (an unknown extension such as ".mov", which write_video refuses with kInvalidArgument).
 VideoFormat video_format_from_path(const std::string& path);
 
 // H.264 / VP8 / VP9 in yuv420p need even width and height.

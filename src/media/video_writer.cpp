@@ -293,7 +293,8 @@ VideoFormat video_format_from_path(const std::string& path) {
   const std::string ext = lower_ext(path);
   if (ext == ".mp4") return VideoFormat::kMp4;
   if (ext == ".webm") return VideoFormat::kWebm;
-  return VideoFormat::kPngFrames;
+  if (ext.empty()) return VideoFormat::kPngFrames;
+  return VideoFormat::kAuto;  // unknown extension
 }
 
 std::vector<std::string> available_h264_encoders() {
@@ -338,6 +339,11 @@ VideoWriteResult write_video(const std::string& path, const std::vector<Image>& 
                                                  std::to_string(opt.fps_den));
   }
   const VideoFormat format = opt.format == VideoFormat::kAuto ? video_format_from_path(path) : opt.format;
+  if (format == VideoFormat::kAuto) {
+    throw_error(ErrorCode::kInvalidArgument,
+                "cannot tell the video format of '" + path + "' from its extension '" + lower_ext(path) +
+                    "' (use .mp4, .webm, or a directory name without an extension for PNG frames)");
+  }
   if (format == VideoFormat::kPngFrames) return write_png_frames(path, frames, opt);
   if (opt.crf > 63 || (format == VideoFormat::kMp4 && opt.crf > 51)) {
     throw_error(ErrorCode::kInvalidArgument, "video '" + path + "': crf " + std::to_string(opt.crf) +
