@@ -181,9 +181,11 @@ TEST(MediaVideo, FractionalFrameRate) {
   opt.fps_num = 30000;
   opt.fps_den = 1001;
   opt.preset = "ultrafast";
+  opt.title = "standard tags only";  // no extra metadata: plain MP4 title atom
   const std::string path = test::temp_dir() + "/ntsc.mp4";
   write_video(path, make_frames(5, 32, 32), opt);
   DecodedVideo v = read_video(path, false);
+  EXPECT_EQ(v.info.metadata["title"], opt.title);
   EXPECT_EQ(v.info.fps_num, 30000);
   EXPECT_EQ(v.info.fps_den, 1001);
   EXPECT_EQ(v.info.frame_count, 5);
