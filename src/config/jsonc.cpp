@@ -43,6 +43,7 @@ class Builder : public nlohmann::json_sax<Json> {
   bool string(string_t& v) override { return put(Json(v)); }
   bool binary(binary_t&) override { return put(Json(nullptr)); }
   bool start_object(std::size_t) override {
+    if (!enter()) return false;
     stack_.push_back({Json::object(), child_path(), {}});
     return true;
   }
@@ -52,6 +53,7 @@ class Builder : public nlohmann::json_sax<Json> {
   }
   bool end_object() override { return finish(); }
   bool start_array(std::size_t) override {
+    if (!enter()) return false;
     stack_.push_back({Json::array(), child_path(), {}});
     return true;
   }
@@ -105,6 +107,16 @@ class Builder : public nlohmann::json_sax<Json> {
     size_t i = end;
     while (i > 0 && word(text_[i]) && word(text_[i - 1])) --i;
     return i;
+  }
+
+  // Config documents are shallow; refusing deep nesting keeps every later step (merging, printing)
+  // free of deep recursion.
+  static constexpr size_t kMaxDepth = 32;
+  bool enter() {
+    if (stack_.size() < kMaxDepth) return true;
+    std::string o = origin_.rfind("file:", 0) == 0 ? origin_.substr(5) : origin_;
+    error_ = o + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels at " + child_path();
+    return false;
   }
 
   struct Frame {

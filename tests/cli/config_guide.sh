@@ -19,5 +19,6 @@ count=$(ls "$T"/snippet*.json 2>/dev/null | wc -l)
 [ "$count" -ge 20 ] || fail "found only $count json snippets in $guide"
 for f in "$T"/snippet*.json; do
   out="$("$WAN22" config validate --quiet "$f" 2>&1)" || { cat "$f"; fail "guide snippet rejected: $out"; }
+  grep -q "$(basename "$f"): OK" <<<"$out" || fail "no OK for $f: $out"
 done
 echo "PASS: $count snippets of $guide"

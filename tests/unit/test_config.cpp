@@ -98,6 +98,16 @@ TEST(ConfigParse, SyntaxErrorGivesLineAndColumn) {
   EXPECT_THROW(parse_jsonc("", "file:empty.json"), Error);
 }
 
+TEST(ConfigParse, DeepNestingIsRejected) {
+  std::string deep = "{\"generation\": " + std::string(10000, '[') + std::string(10000, ']') + "}";
+  try {
+    parse_jsonc(deep, "file:deep.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "deep.json: nesting deeper than")) << std::string(e.what()).substr(0, 200);
+  }
+}
+
 TEST(ConfigParse, SyntaxErrorIsOneProblemAndChangesNothing) {
   Settings s;
   auto p = s.try_load_text("{\"memory_pool\": {\"pool_size_gb\": 4,}}", "file:bad.json");
