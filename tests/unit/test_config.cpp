@@ -155,6 +155,11 @@ TEST(ConfigValidate, UnknownKeyNamesPathAndAllowedKeys) {
   Problem nested = only_problem(R"({"performance_monitoring": {"performance_targets": {"fps": 3}}})");
   EXPECT_EQ(nested.path, "performance_monitoring.performance_targets.fps");
   EXPECT_TRUE(contains(nested.message, "generation_speed")) << nested.message;
+
+  // A key placed in the wrong section says where it belongs.
+  Problem moved = only_problem(R"({"performance_targets": {"generation_speed": 0.5}})");
+  EXPECT_EQ(moved.path, "performance_targets.generation_speed");
+  EXPECT_TRUE(contains(moved.message, "is a key of performance_monitoring.performance_targets")) << moved.message;
 }
 
 TEST(ConfigValidate, WrongTypeNamesPathAndExpectedType) {
