@@ -16,6 +16,9 @@ using pickle::Kind;
 using pickle::Object;
 
 constexpr int kMaxNesting = 32;
+// A view can only hold more bytes than its storage when its elements overlap (stride 0, as
+// expand() makes). Loading it allocates numel x element size, so such views are capped.
+constexpr uint64_t kMaxExpandedBytes = 64ull << 20;
 
 bool ends_with(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
@@ -66,7 +69,7 @@ void PthFile::corrupt(const std::string& what) const {
 
 std::unique_ptr<PthFile> PthFile::open(const std::string& path) { return parse(MappedFile::open(path)); }
 
-std::unique_ptr<PthFile> PthFile::parse(std::shared_ptr<MappedFile> file) {
+std::unique_ptr<PthFile> PthFile::parse(std::shared_ptr<MappedFile> file, bool verify_crc) {
   auto pf = std::unique_ptr<PthFile>(new PthFile());
   pf->file_ = file;
   pf->zip_ = std::make_unique<ZipArchive>(file);
@@ -97,7 +100,7 @@ std::unique_ptr<PthFile> PthFile::parse(std::shared_ptr<MappedFile> file) {
     }
   }
 
-  std::vector<uint8_t> bytes = pf->zip_->read(*pkl);
+  std::vector<uint8_t> bytes = pf->zip_->read(*pkl, verify_crc);
   pickle::Unpickler up;
   const Object* root = up.run(bytes.data(), bytes.size(), path + ": " + printable(pkl->name));
   if (root->kind != Kind::kDict) {
@@ -168,6 +171,11 @@ std::unique_ptr<PthFile> PthFile::parse(std::shared_ptr<MappedFile> file) {
                     shape_str(t.stride) + ") of " + dtype_name(t.dtype) + " runs past its storage '" + printable(sd.key) +
                     "' of " + std::to_string(rec.nbytes) + " bytes");
       }
+    }
+    if (numel_bytes > rec.nbytes && numel_bytes > kMaxExpandedBytes) {
+      pf->corrupt(where + ": view (size " + shape_str(t.size) + ", stride " + shape_str(t.stride) + ") expands its storage '" +
+                  printable(sd.key) + "' of " + std::to_string(rec.nbytes) + " bytes to " + std::to_string(numel_bytes) +
+                  " bytes (more than " + std::to_string(kMaxExpandedBytes >> 20) + " MiB of repeated elements)");
     }
     TensorInfo info;
     info.name = f.name;

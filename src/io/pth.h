@@ -22,7 +22,9 @@ class PthFile final : public TensorSource {
   // malformed input, Error(kUnsupported) on valid files we cannot represent.
   static std::unique_ptr<PthFile> open(const std::string& path);
   // Same over bytes already in memory (tests, fuzzing); the file's name is used in messages.
-  static std::unique_ptr<PthFile> parse(std::shared_ptr<MappedFile> file);
+  // verify_crc checks the CRC-32 of data.pkl (the fuzzer turns it off to reach the pickle
+  // interpreter); storages are not checksummed (that would read every byte at open).
+  static std::unique_ptr<PthFile> parse(std::shared_ptr<MappedFile> file, bool verify_crc = true);
 
   const std::string& path() const override { return file_->path(); }
   const char* format() const override { return "pth"; }

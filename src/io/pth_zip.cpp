@@ -3,6 +3,7 @@
 #include <zip.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "core/status.h"
@@ -33,6 +34,21 @@ uint32_t rd32(const uint8_t* p) {
 uint64_t rd64(const uint8_t* p) { return rd32(p) | (static_cast<uint64_t>(rd32(p + 4)) << 32); }
 
 }  // namespace
+
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t size) {
+  static const auto kTable = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (size_t i = 0; i < size; ++i) crc = kTable[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
 
 void ZipArchive::corrupt(const std::string& what) const {
   throw Error(ErrorCode::kCorruptData, file_->path() + ": " + what);
@@ -97,6 +113,7 @@ ZipArchive::ZipArchive(std::shared_ptr<MappedFile> file) : file_(std::move(file)
     ZipEntry en;
     en.flags = rd16(c + 8);
     en.method = rd16(c + 10);
+    en.crc32 = rd32(c + 16);
     en.compressed_size = rd32(c + 20);
     en.size = rd32(c + 24);
     const uint64_t name_len = rd16(c + 28), extra_len = rd16(c + 30), comment_len = rd16(c + 32);
@@ -172,9 +189,12 @@ const uint8_t* ZipArchive::stored_data(const ZipEntry& e) const {
   return d + start;
 }
 
-std::vector<uint8_t> ZipArchive::read(const ZipEntry& e) const {
+std::vector<uint8_t> ZipArchive::read(const ZipEntry& e, bool verify_crc) const {
   if (!e.stored()) return inflate(e);
   const uint8_t* p = stored_data(e);
+  if (verify_crc && crc32_update(0, p, e.size) != e.crc32) {
+    corrupt("zip entry '" + printable(e.name) + "': CRC-32 mismatch (the data is damaged)");
+  }
   return std::vector<uint8_t>(p, p + e.size);
 }
 

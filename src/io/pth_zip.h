@@ -22,8 +22,12 @@ struct ZipEntry {
   uint64_t compressed_size = 0;
   uint64_t size = 0;  // uncompressed
   uint64_t local_header_offset = 0;
+  uint32_t crc32 = 0;
   bool stored() const { return method == 0; }
 };
+
+// CRC-32 (IEEE 802.3, as zip uses), continuing from `crc` (0 to start).
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t size);
 
 class ZipArchive {
  public:
@@ -40,9 +44,9 @@ class ZipArchive {
 
   // A stored entry's bytes inside the mapping (the local header is checked here).
   const uint8_t* stored_data(const ZipEntry& e) const;
-  // The whole entry: a copy of a stored one, or inflated through libzip (size bounded by the
-  // deflate ratio limit, CRC checked by libzip).
-  std::vector<uint8_t> read(const ZipEntry& e) const;
+  // The whole entry: a copy of a stored one (its CRC-32 checked when verify_crc), or inflated
+  // through libzip (size bounded by the deflate ratio limit, CRC always checked by libzip).
+  std::vector<uint8_t> read(const ZipEntry& e, bool verify_crc = true) const;
 
  private:
   [[noreturn]] void corrupt(const std::string& what) const;

@@ -18,8 +18,9 @@ class UniPCScheduler final : public Scheduler {
   Tensor do_step(const Tensor& model_output, int step_index, const Tensor& sample) override;
 
  private:
-  // UniC: corrects this_sample (at sigma[i]) from last_sample (at sigma[i-1]) with the new x0
-  // prediction this_x0; order is the UniP order used for the previous step.
+  // UniC: the corrected sample at sigma[i], recomputed from last_sample_ (at sigma[i-1]) with the
+  // new x0 prediction this_x0 (the predicted sample itself does not enter the bh formula);
+  // order is the UniP order of the previous step.
   Tensor correct(const Tensor& this_x0, int step_index, int order) const;
   // UniP (B(h) = expm1(-h)): from sample at sigma[i] to sigma[i+1].
   Tensor predict(const Tensor& sample, int step_index, int order) const;

@@ -193,3 +193,46 @@ TEST(OpsReduce, SumMeanAmax) {
   EXPECT_THROW(ops::rel_error(x, rnd({3}, 1)), Error);
   EXPECT_THROW(ops::sum(x, 3), Error);
 }
+
+TEST(OpsElementwise, VectorisedMathAccuracyAndEdges) {
+  // Dense sweep through every branch of the vector exp/tanh (incl. the 0.625 switch and the
+  // exp over/underflow limits), per element against double precision.
+  std::vector<float> v;
+  for (float t = -95.f; t <= 95.f; t += 0.0173f) v.push_back(t);
+  for (float t = -1.f; t <= 1.f; t += 0.000917f) v.push_back(t);
+  v.insert(v.end(), {0.f, -0.f, 0.625f, -0.625f, 88.37f, -87.33f, 1e-30f, -1e-30f});
+  const int64_t n = static_cast<int64_t>(v.size());
+  Tensor x = Tensor::from_vector(v, {n});
+  Tensor ye = ops::exp(x), yt = ops::tanh(x), ys = ops::sigmoid(x), yl = ops::silu(x), yg = ops::gelu_tanh(x);
+  auto ulp_close = [](double got, double ref, double rel) {
+    if (std::isinf(ref)) return std::isinf(got) && (got > 0) == (ref > 0);
+    return std::fabs(got - ref) <= rel * std::fabs(ref) + 1e-35;  // below 1e-35: float underflow range
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = v[i];
+    const double e = std::exp(d);
+    const double ref_e = e > 3.4028234663852886e38 ? INFINITY : (e < 1.1754943508222875e-38 ? 0.0 : e);
+    if (d > -87.3) {
+      ASSERT_TRUE(ulp_close(ye.item_f32(i), ref_e, 4e-7)) << "exp(" << d << ") = " << ye.item_f32(i);
+    }
+    ASSERT_TRUE(ulp_close(yt.item_f32(i), std::tanh(d), 6e-7)) << "tanh(" << d << ") = " << yt.item_f32(i);
+    ASSERT_TRUE(ulp_close(ys.item_f32(i), 1 / (1 + std::exp(-d)), 6e-7)) << "sigmoid(" << d << ")";
+    ASSERT_TRUE(ulp_close(yl.item_f32(i), d / (1 + std::exp(-d)), 6e-7)) << "silu(" << d << ") = " << yl.item_f32(i);
+    const double g = 0.5 * d * (1 + std::tanh(std::sqrt(2 / M_PI) * (d + 0.044715 * d * d * d)));
+    ASSERT_NEAR(yg.item_f32(i), g, 1e-6 * std::fabs(g) + 1e-7) << "gelu_tanh(" << d << ")";
+  }
+  // Specials: exp(-inf) = 0, exp(+large) = inf, NaN propagates, tanh saturates to +-1.
+  Tensor s = Tensor::from_vector({-INFINITY, INFINITY, NAN, -1000.f, 1000.f, -3.f, 2.f, 0.5f}, {8});
+  Tensor es = ops::exp(s), ts = ops::tanh(s);
+  EXPECT_EQ(es.item_f32(0), 0.f);
+  EXPECT_TRUE(std::isinf(es.item_f32(1)));
+  EXPECT_TRUE(std::isnan(es.item_f32(2)));
+  EXPECT_EQ(es.item_f32(3), 0.f);
+  EXPECT_TRUE(std::isinf(es.item_f32(4)));
+  EXPECT_EQ(ts.item_f32(0), -1.f);
+  EXPECT_EQ(ts.item_f32(1), 1.f);
+  EXPECT_TRUE(std::isnan(ts.item_f32(2)));
+  EXPECT_EQ(ts.item_f32(3), -1.f);
+  EXPECT_EQ(ops::sigmoid(s).item_f32(0), 0.f);
+  EXPECT_EQ(ops::sigmoid(s).item_f32(1), 1.f);
+}

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/vec_math.h"
 #include "core/thread_pool.h"
 
 namespace wan22::cpu {
@@ -54,16 +55,10 @@ void attend_tile(const float* q, const float* k, const float* v, float* out, con
         const float* bi = bias_bh + i * p.Lk + k0;
         for (int64_t j = 0; j < tk; ++j) si[j] += bi[j];
       }
-      float mx = m[i];
-      for (int64_t j = 0; j < tk; ++j) mx = std::max(mx, si[j]);
+      const float mx = vm::max_n(si, tk, m[i]);
       const float ref = mx == kNegInf ? 0.f : mx;  // all masked so far: keep zeros, avoid NaN
       const float alpha = std::exp(m[i] - ref);
-      float sum = 0.f;
-      for (int64_t j = 0; j < tk; ++j) {
-        const float e = std::exp(si[j] - ref);
-        si[j] = e;
-        sum += e;
-      }
+      const float sum = vm::exp_sub_sum(si, tk, ref);
       l[i] = l[i] * alpha + sum;
       m[i] = mx;
       if (alpha != 1.f) {

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/vec_math.h"
 #include "core/thread_pool.h"
 
 namespace wan22::cpu {
@@ -59,29 +60,31 @@ void map_binary(const float* a, const std::vector<int64_t>& as, const float* b,
   });
 }
 
-inline float sigmoidf(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+// Parallel y = f(x) with an AVX2 body (VEC: an expression of __m256 v) and a scalar tail (SCA: of float v).
+#ifdef WAN22_CPU_AVX2
+#define WAN22_VMAP(x, y, n, VEC, SCA)                                                           \
+  parallel_for(0, n, kGrain, [&](int64_t b_, int64_t e_) {                                      \
+    vm::map((x) + b_, (y) + b_, e_ - b_, [&](__m256 v) { return VEC; }, [&](float v) { return SCA; }); \
+  })
+#else
+#define WAN22_VMAP(x, y, n, VEC, SCA) map_unary(x, y, n, [&](float v) { return SCA; })
+#endif
 }  // namespace
 
 void unary(Unary op, const float* x, float* y, int64_t n, float p0, float p1) {
   switch (op) {
     case Unary::kNeg: return map_unary(x, y, n, [](float v) { return -v; });
-    case Unary::kExp: return map_unary(x, y, n, [](float v) { return std::exp(v); });
+    case Unary::kExp: WAN22_VMAP(x, y, n, vm::exp8(v), std::exp(v)); return;
     case Unary::kLog: return map_unary(x, y, n, [](float v) { return std::log(v); });
     case Unary::kSqrt: return map_unary(x, y, n, [](float v) { return std::sqrt(v); });
     case Unary::kRsqrt: return map_unary(x, y, n, [](float v) { return 1.0f / std::sqrt(v); });
-    case Unary::kTanh: return map_unary(x, y, n, [](float v) { return std::tanh(v); });
-    case Unary::kSigmoid: return map_unary(x, y, n, [](float v) { return sigmoidf(v); });
+    case Unary::kTanh: WAN22_VMAP(x, y, n, vm::tanh8(v), std::tanh(v)); return;
+    case Unary::kSigmoid: WAN22_VMAP(x, y, n, vm::sigmoid8(v), vm::sigmoid_s(v)); return;
     case Unary::kAbs: return map_unary(x, y, n, [](float v) { return std::fabs(v); });
     case Unary::kSin: return map_unary(x, y, n, [](float v) { return std::sin(v); });
     case Unary::kCos: return map_unary(x, y, n, [](float v) { return std::cos(v); });
-    case Unary::kSilu: return map_unary(x, y, n, [](float v) { return v / (1.0f + std::exp(-v)); });
-    case Unary::kGeluTanh:
-      return map_unary(x, y, n, [](float v) {
-        constexpr float kBeta = 0.7978845608028654f;  // sqrt(2/pi)
-        constexpr float kKappa = 0.044715f;
-        const float inner = kBeta * (v + kKappa * v * v * v);
-        return 0.5f * v * (1.0f + std::tanh(inner));
-      });
+    case Unary::kSilu: WAN22_VMAP(x, y, n, vm::silu8(v), vm::silu_s(v)); return;
+    case Unary::kGeluTanh: WAN22_VMAP(x, y, n, vm::gelu_tanh8(v), vm::gelu_tanh_s(v)); return;
     case Unary::kGeluErf:
       return map_unary(x, y, n, [](float v) {
         constexpr float kAlpha = 0.7071067811865476f;  // 1/sqrt(2)
@@ -130,9 +133,17 @@ void softmax(const float* x, float* y, int64_t outer, int64_t n, int64_t inner) 
       const int64_t o = r / inner, i = r % inner;
       const float* px = x + o * n * inner + i;
       float* py = y + o * n * inner + i;
+      if (inner == 1) {
+        float mx = vm::max_n(px, n, -std::numeric_limits<float>::infinity());
+        if (mx == -std::numeric_limits<float>::infinity()) mx = 0.f;  // all -inf: 0/0 = NaN like torch
+        std::copy(px, px + n, py);
+        const float inv = 1.0f / vm::exp_sub_sum(py, n, mx);
+        for (int64_t j = 0; j < n; ++j) py[j] *= inv;
+        continue;
+      }
       float mx = -std::numeric_limits<float>::infinity();
       for (int64_t j = 0; j < n; ++j) mx = std::max(mx, px[j * inner]);
-      if (mx == -std::numeric_limits<float>::infinity()) mx = 0.f;  // all -inf -> NaN like torch via 0/0
+      if (mx == -std::numeric_limits<float>::infinity()) mx = 0.f;
       double s = 0.0;
       for (int64_t j = 0; j < n; ++j) {
         const float e = std::exp(px[j * inner] - mx);

@@ -5,18 +5,56 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "core/log.h"
 #include "core/thread_pool.h"
+
+// Present only in DYNAMIC_ARCH builds of OpenBLAS (Debian's is one); weak so other builds link.
+extern "C" {
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+}
 
 namespace wan22::cpu {
 
 namespace {
+bool is_one_of(const std::string& s, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (s == n) return true;
+  return false;
+}
+
+// OpenBLAS 0.3.21 does not know recent Xeons (e.g. family 6 model 207) and falls back to its
+// SSE3 "Prescott" kernels, 3-4x slower. Unless the user chose OPENBLAS_CORETYPE, re-run its core
+// selection with the best kernel set this CPU supports.
+void select_blas_core() {
+  if (std::getenv("OPENBLAS_CORETYPE") || !gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+  const std::string core = openblas_get_corename();
+  const char* want = nullptr;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
+    if (!is_one_of(core, {"SkylakeX", "Cooperlake", "SapphireRapids", "Zen"})) want = "SkylakeX";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (!is_one_of(core, {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids"})) want = "Haswell";
+  }
+  if (!want) return;
+  setenv("OPENBLAS_CORETYPE", want, 0);
+  gotoblas_dynamic_quit();
+  gotoblas_dynamic_init();
+  LOG_INFO << "OpenBLAS core " << core << " -> " << openblas_get_corename();
+}
+
 void init_blas_threads() {
   static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
+  std::call_once(once, [] {
+    select_blas_core();
+    openblas_set_num_threads(1);
+  });
 }
 
 int pool_threads() { return default_pool().num_threads(); }
