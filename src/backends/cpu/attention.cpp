@@ -12,6 +12,8 @@
 namespace wan22::cpu {
 
 namespace {
+// Tile sizes: 64 x 256 measured within noise of the best of {32..256} x {128..1024} on this box
+// (single thread, CPU time: 55-80 GFLOP/s for D = 64..128, vs ~83 for a large sgemm).
 constexpr int64_t kTileQ = 64;
 constexpr int64_t kTileK = 256;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();

@@ -46,7 +46,7 @@ void select_blas_core() {
   setenv("OPENBLAS_CORETYPE", want, 0);
   gotoblas_dynamic_quit();
   gotoblas_dynamic_init();
-  LOG_INFO << "OpenBLAS core " << core << " -> " << openblas_get_corename();
+  LOG_DEBUG << "OpenBLAS core " << core << " -> " << openblas_get_corename();
 }
 
 void init_blas_threads() {
