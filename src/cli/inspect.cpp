@@ -30,7 +30,7 @@ int run_inspect(int argc, char** argv) {
   uint64_t total = 0;
   for (const auto& key : ws.keys()) {
     const auto& info = ws.info(key);
-    std::printf("%s\t%s\t%s\t%llu\n", key.c_str(), dtype_name(info.dtype), shape_str(info.shape).c_str(),
+    std::printf("%s\t%s\t%s\t%llu\n", io::printable(key).c_str(), dtype_name(info.dtype), shape_str(info.shape).c_str(),
                 static_cast<unsigned long long>(info.nbytes));
     per_dtype[dtype_name(info.dtype)]++;
     total += info.nbytes;

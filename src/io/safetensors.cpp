@@ -1,9 +1,11 @@
 #include "io/safetensors.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "core/status.h"
 
@@ -11,9 +13,56 @@ namespace wan22::io {
 
 namespace {
 constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MiB, as the reference implementation
+constexpr uint64_t kMaxDim = 1ull << 62;
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& what) {
   throw Error(ErrorCode::kCorruptData, path + ": " + what);
+}
+
+// dtype names the safetensors format defines but this engine cannot hold.
+bool is_known_unsupported_dtype(const std::string& dt) {
+  static const char* kNames[] = {"U16", "U32", "U64", "C64", "F4", "F6_E2M3", "F6_E3M2", "F8_E8M0", "E8M0"};
+  for (const char* n : kNames) {
+    if (dt == n) return true;
+  }
+  return false;
+}
+
+// Parses JSON and reports the first key that appears twice in one object (nlohmann would keep
+// the last one silently). `what` prefixes parse errors.
+nlohmann::json parse_json_strict(const std::string& path, const std::string& what, const uint8_t* b, const uint8_t* e) {
+  std::vector<std::set<std::string>> keys;
+  std::string dup;
+  auto cb = [&](int /*depth*/, nlohmann::json::parse_event_t ev, nlohmann::json& j) {
+    using E = nlohmann::json::parse_event_t;
+    if (ev == E::object_start) {
+      keys.emplace_back();
+    } else if (ev == E::object_end) {
+      if (!keys.empty()) keys.pop_back();
+    } else if (ev == E::key && !keys.empty() && dup.empty() && j.is_string()) {
+      if (!keys.back().insert(j.get<std::string>()).second) dup = j.get<std::string>();
+    }
+    return true;
+  };
+  nlohmann::json out;
+  try {
+    out = nlohmann::json::parse(b, e, cb);
+  } catch (const std::exception& ex) {
+    corrupt(path, what + " is not valid JSON (" + ex.what() + ")");
+  }
+  if (!dup.empty()) corrupt(path, what + ": key '" + printable(dup) + "' appears twice");
+  return out;
+}
+
+// "F32", "BF16", "F8_E4M3", "BOOL": the upper-case names the format uses.
+std::string safetensors_dtype_name(DType t) {
+  std::string n = dtype_name(t);
+  for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return n;
+}
+
+bool is_nonneg_integer(const nlohmann::json& v) {
+  return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
 }
 }  // namespace
 
@@ -27,17 +76,13 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<MappedFi
   if (size < 8) corrupt(path, "file is " + std::to_string(size) + " bytes, too short for a safetensors header");
   uint64_t hlen = 0;
   for (int i = 7; i >= 0; --i) hlen = (hlen << 8) | file->data()[i];
-  if (hlen > kMaxHeader) corrupt(path, "header length " + std::to_string(hlen) + " exceeds 100 MiB");
+  if (hlen > kMaxHeader) corrupt(path, "header length " + std::to_string(hlen) + " exceeds 100 MiB: not a safetensors file?");
   if (hlen > size - 8) {
     corrupt(path, "header length " + std::to_string(hlen) + " runs past the end of the file (" +
                       std::to_string(size) + " bytes): truncated?");
   }
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(file->data() + 8, file->data() + 8 + hlen);
-  } catch (const std::exception& e) {
-    corrupt(path, std::string("header is not valid JSON (") + e.what() + ")");
-  }
+  if (hlen < 2 || file->data()[8] != '{') corrupt(path, "header does not start with '{': not a safetensors file?");
+  nlohmann::json header = parse_json_strict(path, "header", file->data() + 8, file->data() + 8 + hlen);
   if (!header.is_object()) corrupt(path, "header is not a JSON object");
 
   auto st = std::unique_ptr<SafetensorsFile>(new SafetensorsFile());
@@ -52,12 +97,12 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<MappedFi
     if (name == "__metadata__") {
       if (!v.is_object()) corrupt(path, "__metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m) {
-        if (!m.value().is_string()) corrupt(path, "__metadata__ value of '" + m.key() + "' is not a string");
+        if (!m.value().is_string()) corrupt(path, "__metadata__ value of '" + printable(m.key()) + "' is not a string");
         st->metadata_[m.key()] = m.value().get<std::string>();
       }
       continue;
     }
-    const std::string where = "tensor '" + name + "'";
+    const std::string where = "tensor '" + printable(name) + "'";
     if (!v.is_object()) corrupt(path, where + ": entry is not an object");
     if (!v.contains("dtype") || !v["dtype"].is_string()) corrupt(path, where + ": missing dtype");
     if (!v.contains("shape") || !v["shape"].is_array()) corrupt(path, where + ": missing shape");
@@ -67,32 +112,34 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<MappedFi
     TensorInfo info;
     info.name = name;
     std::string dt = v["dtype"].get<std::string>();
-    if (!dtype_from_name(dt, &info.dtype)) {
-      throw Error(ErrorCode::kUnsupported, path + ": " + where + ": unknown dtype '" + dt + "'");
+    if (!dtype_from_name(dt, &info.dtype) || dt != safetensors_dtype_name(info.dtype)) {
+      if (is_known_unsupported_dtype(dt)) {
+        throw Error(ErrorCode::kUnsupported, path + ": " + where + ": dtype " + dt + " is not supported");
+      }
+      corrupt(path, where + ": unknown dtype '" + printable(dt) + "'");
     }
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0)) {
-        corrupt(path, where + ": shape has a non-integer or negative dimension");
-      }
-      uint64_t dim = d.get<uint64_t>();
-      if (dim != 0 && numel > (1ull << 62) / dim) corrupt(path, where + ": shape overflows");
+      if (!is_nonneg_integer(d)) corrupt(path, where + ": shape has a non-integer or negative dimension");
+      const uint64_t dim = d.get<uint64_t>();
+      if (dim > kMaxDim || (dim != 0 && numel > kMaxDim / dim)) corrupt(path, where + ": shape overflows");
       numel *= dim;
       info.shape.push_back(static_cast<int64_t>(dim));
     }
     info.strides = contiguous_strides(info.shape);
     const auto& offs = v["data_offsets"];
-    if (!offs[0].is_number_unsigned() || !offs[1].is_number_unsigned()) {
+    if (!is_nonneg_integer(offs[0]) || !is_nonneg_integer(offs[1])) {
       corrupt(path, where + ": data_offsets are not non-negative integers");
     }
-    uint64_t b = offs[0].get<uint64_t>(), e = offs[1].get<uint64_t>();
+    const uint64_t b = offs[0].get<uint64_t>(), e = offs[1].get<uint64_t>();
     if (e < b) corrupt(path, where + ": data_offsets end before they begin");
     if (e > data_size) {
       corrupt(path, where + ": data [" + std::to_string(b) + ", " + std::to_string(e) +
                         ") lies outside the file's data region of " + std::to_string(data_size) +
                         " bytes: truncated?");
     }
-    if (e - b != numel * dtype_size(info.dtype)) {
+    uint64_t expect = 0;
+    if (__builtin_mul_overflow(numel, static_cast<uint64_t>(dtype_size(info.dtype)), &expect) || e - b != expect) {
       corrupt(path, where + ": " + std::to_string(e - b) + " bytes do not match shape " +
                         shape_str(info.shape) + " of " + dt);
     }
@@ -106,11 +153,13 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<MappedFi
   std::sort(order.begin(), order.end(), [](const TensorInfo* a, const TensorInfo* b) {
     return a->byte_offset < b->byte_offset || (a->byte_offset == b->byte_offset && a->nbytes < b->nbytes);
   });
-  for (size_t i = 1; i < order.size(); ++i) {
-    const TensorInfo* p = order[i - 1];
-    if (p->nbytes > 0 && order[i]->nbytes > 0 && p->byte_offset + p->nbytes > order[i]->byte_offset) {
-      corrupt(path, "tensors '" + p->name + "' and '" + order[i]->name + "' overlap");
+  const TensorInfo* reach = nullptr;  // the tensor reaching furthest so far
+  for (const TensorInfo* t : order) {
+    if (t->nbytes == 0) continue;
+    if (reach && reach->byte_offset + reach->nbytes > t->byte_offset) {
+      corrupt(path, "tensors '" + printable(reach->name) + "' and '" + printable(t->name) + "' overlap");
     }
+    if (!reach || t->byte_offset + t->nbytes > reach->byte_offset + reach->nbytes) reach = t;
   }
   std::sort(st->tensors_.begin(), st->tensors_.end(),
             [](const TensorInfo& a, const TensorInfo& b) { return a.name < b.name; });
@@ -129,6 +178,25 @@ Tensor SafetensorsFile::load(const TensorInfo& info) const {
   return Tensor::from_blob(const_cast<uint8_t*>(p), info.shape, info.dtype, Device::cpu(), file_);
 }
 
+std::map<std::string, std::string> parse_safetensors_index(const std::string& path, const uint8_t* data, size_t size) {
+  nlohmann::json idx = parse_json_strict(path, "index", data, data + size);
+  if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object()) {
+    corrupt(path, "no weight_map object");
+  }
+  std::map<std::string, std::string> out;
+  for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
+    const std::string where = "weight_map entry '" + printable(it.key()) + "'";
+    if (!it.value().is_string()) corrupt(path, where + " is not a file name");
+    const std::string shard = it.value().get<std::string>();
+    if (shard.empty() || shard == "." || shard == ".." || shard.find('/') != std::string::npos ||
+        shard.find('\0') != std::string::npos) {
+      corrupt(path, where + ": shard '" + printable(shard) + "' is not a plain file name");
+    }
+    out.emplace(it.key(), shard);
+  }
+  return out;
+}
+
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
@@ -137,14 +205,21 @@ void write_safetensors(const std::string& path,
   uint64_t off = 0;
   std::vector<Tensor> contig;
   for (const auto& [name, t] : tensors) {
+    if (name == "__metadata__" || header.contains(name)) {
+      throw Error(ErrorCode::kInvalidArgument, path + ": tensor name '" + printable(name) + "' used twice or reserved");
+    }
     Tensor c = t.device().is_cpu() ? t.contiguous() : t.to(Device::cpu()).contiguous();
-    std::string dt = dtype_name(c.dtype());
-    for (auto& ch : dt) ch = static_cast<char>(std::toupper(ch));
+    const std::string dt = safetensors_dtype_name(c.dtype());
     header[name] = {{"dtype", dt}, {"shape", c.shape()}, {"data_offsets", {off, off + c.nbytes()}}};
     off += c.nbytes();
     contig.push_back(c);
   }
-  std::string h = header.dump();
+  std::string h;
+  try {
+    h = header.dump();
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, path + ": cannot write the header (" + e.what() + ")");
+  }
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');
   std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");

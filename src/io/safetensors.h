@@ -31,6 +31,11 @@ class SafetensorsFile final : public TensorSource {
   std::map<std::string, std::string> metadata_;
 };
 
+// Parses a sharded checkpoint's *.safetensors.index.json: tensor name -> shard file name (a plain
+// file name, no directories). Throws Error(kCorruptData) naming `path` on malformed JSON, a
+// missing weight_map, non-string or path-like shard names and keys listed twice.
+std::map<std::string, std::string> parse_safetensors_index(const std::string& path, const uint8_t* data, size_t size);
+
 // Writes tensors (any dtype, CPU) to a safetensors file; for tests, caches and tools.
 void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});

@@ -29,7 +29,29 @@ class TensorSource {
   virtual Tensor load(const TensorInfo& info) const = 0;
 };
 
-// Opens a single file by content sniffing (safetensors header or zip magic).
+// Opens a single file by content sniffing (zip magic: PyTorch; else safetensors).
 std::unique_ptr<TensorSource> open_tensor_file(const std::string& path);
+
+// A name from a file, made safe for a one-line message: control bytes become \xNN and names
+// longer than 200 bytes are cut (a corrupt or hostile file can hold any bytes there).
+inline std::string printable(const std::string& name) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    if (out.size() >= 200) {
+      out += "...";
+      break;
+    }
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 }  // namespace wan22::io

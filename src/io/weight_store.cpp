@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/status.h"
 #include "io/mapped_file.h"
+#include "io/pth.h"
 #include "io/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -20,83 +19,88 @@ bool ends_with(const std::string& s, const std::string& suf) {
 }
 }  // namespace
 
-std::unique_ptr<TensorSource> open_pth_file(const std::string& path);  // io/pth.cpp
-
 std::unique_ptr<TensorSource> open_tensor_file(const std::string& path) {
   auto f = MappedFile::open(path);
-  if (f->size() >= 4 && f->data()[0] == 'P' && f->data()[1] == 'K' && f->data()[2] == 3 &&
-      f->data()[3] == 4) {
-    return open_pth_file(path);
+  const uint8_t* d = f->data();
+  if (f->size() >= 4 && d[0] == 'P' && d[1] == 'K' && d[2] == 3 && d[3] == 4) return PthFile::parse(f);
+  if (f->size() >= 4 && d[0] == 'P' && d[1] == 'K' && d[2] == 5 && d[3] == 6) return PthFile::parse(f);  // empty zip
+  if (f->size() >= 2 && d[0] == 0x80 && d[1] >= 2 && d[1] <= 5 && (ends_with(path, ".pth") || ends_with(path, ".pt") || ends_with(path, ".bin"))) {
+    throw Error(ErrorCode::kUnsupported, path + ": a legacy (before PyTorch 1.6) torch.save file; re-save it with a newer torch "
+                                                "or convert it to safetensors");
   }
   return SafetensorsFile::parse(f);
 }
 
+namespace {
+
+std::vector<uint8_t> read_small_file(const std::string& path) {
+  auto f = MappedFile::open(path);
+  if (f->size() > (256u << 20)) throw Error(ErrorCode::kCorruptData, path + ": " + std::to_string(f->size()) + " bytes is too large for an index");
+  return std::vector<uint8_t>(f->data(), f->data() + f->size());
+}
+
+}  // namespace
+
 WeightStore WeightStore::open(const std::string& path) { return open_many({path}); }
+
+void WeightStore::add_directory(const std::string& path) {
+  // The shard index if there is one, else every .safetensors file, else every .pth/.pt file.
+  std::vector<std::string> indexes, files, torch_files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(path, ec)) {
+    std::string n = e.path().filename().string();
+    if (ends_with(n, ".safetensors.index.json")) indexes.push_back(e.path().string());
+    else if (ends_with(n, ".safetensors") && e.is_regular_file()) files.push_back(e.path().string());
+    else if ((ends_with(n, ".pth") || ends_with(n, ".pt")) && e.is_regular_file()) torch_files.push_back(e.path().string());
+  }
+  if (ec) throw Error(ErrorCode::kIoError, path + ": cannot list directory (" + ec.message() + ")");
+  std::sort(indexes.begin(), indexes.end());
+  std::sort(files.begin(), files.end());
+  std::sort(torch_files.begin(), torch_files.end());
+  if (indexes.size() > 1) {
+    throw Error(ErrorCode::kInvalidArgument, path + ": more than one *.safetensors.index.json (" + indexes[0] + ", " + indexes[1] + ")");
+  }
+  if (indexes.empty()) {
+    if (files.empty()) files = torch_files;
+    if (files.empty()) throw Error(ErrorCode::kNotFound, path + ": no *.safetensors, .pth or .pt files or shard index in directory");
+    for (const auto& f : files) add_source(open_tensor_file(f));
+    return;
+  }
+  const std::string& index = indexes[0];
+  std::vector<uint8_t> bytes = read_small_file(index);
+  const std::map<std::string, std::string> weight_map = parse_safetensors_index(index, bytes.data(), bytes.size());
+  std::set<std::string> shards;
+  for (const auto& [tensor, shard] : weight_map) shards.insert(shard);
+  std::vector<std::string> missing;
+  for (const auto& s : shards) {
+    if (!fs::is_regular_file(fs::path(path) / s, ec)) missing.push_back(s);
+  }
+  if (!missing.empty()) {
+    std::string m;
+    for (const auto& s : missing) m += (m.empty() ? "" : ", ") + s;
+    throw Error(ErrorCode::kNotFound, index + ": missing shard" + (missing.size() > 1 ? "s " : " ") + m + " in directory " + path);
+  }
+  for (const auto& s : shards) add_source(open_tensor_file((fs::path(path) / s).string()));
+  for (const auto& [tensor, shard] : weight_map) {
+    auto f = index_.find(tensor);
+    const std::string expect = (fs::path(path) / shard).string();
+    if (f == index_.end()) {
+      throw Error(ErrorCode::kCorruptData, index + ": tensor '" + printable(tensor) + "' is not in its shard " + shard);
+    }
+    if (f->second.first->path() != expect) {
+      throw Error(ErrorCode::kCorruptData, index + ": tensor '" + printable(tensor) + "' is listed in shard " + shard +
+                                               " but stored in " + f->second.first->path());
+    }
+  }
+}
 
 WeightStore WeightStore::open_many(const std::vector<std::string>& paths) {
   WeightStore ws;
   for (const auto& path : paths) {
     std::error_code ec;
     if (!fs::exists(path, ec)) throw Error(ErrorCode::kNotFound, path + ": no such file or directory");
-    if (!fs::is_directory(path, ec)) {
-      ws.add_source(open_tensor_file(path));
-      continue;
-    }
-    // A directory: the shard index if there is one, else every .safetensors file in it.
-    std::vector<std::string> indexes, files;
-    for (const auto& e : fs::directory_iterator(path)) {
-      std::string n = e.path().filename().string();
-      if (ends_with(n, ".safetensors.index.json")) indexes.push_back(e.path().string());
-      else if (ends_with(n, ".safetensors") && e.is_regular_file()) files.push_back(e.path().string());
-    }
-    std::sort(indexes.begin(), indexes.end());
-    std::sort(files.begin(), files.end());
-    if (!indexes.empty()) {
-      if (indexes.size() > 1) {
-        throw Error(ErrorCode::kInvalidArgument, path + ": more than one *.safetensors.index.json");
-      }
-      nlohmann::json idx;
-      try {
-        std::ifstream in(indexes[0]);
-        idx = nlohmann::json::parse(in);
-      } catch (const std::exception& e) {
-        throw Error(ErrorCode::kCorruptData, indexes[0] + ": not valid JSON (" + e.what() + ")");
-      }
-      if (!idx.is_object() || !idx.contains("weight_map") || !idx["weight_map"].is_object()) {
-        throw Error(ErrorCode::kCorruptData, indexes[0] + ": no weight_map object");
-      }
-      std::set<std::string> shards;
-      for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
-        if (!it.value().is_string()) {
-          throw Error(ErrorCode::kCorruptData, indexes[0] + ": weight_map entry '" + it.key() + "' is not a file name");
-        }
-        shards.insert(it.value().get<std::string>());
-      }
-      std::vector<std::string> missing;
-      for (const auto& s : shards) {
-        if (s.find('/') != std::string::npos || s.find("..") != std::string::npos) {
-          throw Error(ErrorCode::kCorruptData, indexes[0] + ": shard name '" + s + "' is not a plain file name");
-        }
-        if (!fs::exists(fs::path(path) / s)) missing.push_back(s);
-      }
-      if (!missing.empty()) {
-        std::string m;
-        for (const auto& s : missing) m += (m.empty() ? "" : ", ") + s;
-        throw Error(ErrorCode::kNotFound, indexes[0] + ": missing shard(s) " + m + " in " + path);
-      }
-      for (const auto& s : shards) ws.add_source(open_tensor_file((fs::path(path) / s).string()));
-      for (auto it = idx["weight_map"].begin(); it != idx["weight_map"].end(); ++it) {
-        auto f = ws.index_.find(it.key());
-        if (f == ws.index_.end()) {
-          throw Error(ErrorCode::kCorruptData, indexes[0] + ": tensor '" + it.key() + "' is not in its shard " +
-                                                   it.value().get<std::string>());
-        }
-      }
-    } else if (!files.empty()) {
-      for (const auto& f : files) ws.add_source(open_tensor_file(f));
-    } else {
-      throw Error(ErrorCode::kNotFound, path + ": no *.safetensors files or shard index in directory");
-    }
+    if (fs::is_directory(path, ec)) ws.add_directory(path);
+    else ws.add_source(open_tensor_file(path));
   }
   return ws;
 }
@@ -105,7 +109,7 @@ void WeightStore::add_source(std::shared_ptr<TensorSource> src) {
   for (const auto& t : src->tensors()) {
     auto [it, inserted] = index_.emplace(t.name, std::make_pair(src.get(), &t));
     if (!inserted) {
-      throw Error(ErrorCode::kCorruptData, "tensor '" + t.name + "' appears in both " +
+      throw Error(ErrorCode::kCorruptData, "tensor '" + printable(t.name) + "' appears in both " +
                                                it->second.first->path() + " and " + src->path());
     }
   }

@@ -41,6 +41,7 @@ class WeightStore {
 
  private:
   void add_source(std::shared_ptr<TensorSource> src);
+  void add_directory(const std::string& path);
   std::vector<std::shared_ptr<TensorSource>> sources_;
   std::map<std::string, std::pair<const TensorSource*, const TensorInfo*>> index_;
   std::function<std::string(const std::string&)> key_map_;
