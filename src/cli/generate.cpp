@@ -1,16 +1,23 @@
 // wan22 generate: text/image to video with a Wan2.2 TI2V checkpoint (or the built-in demo model).
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "cli/command.h"
+#include "config/apply.h"
+#include "config/cli_options.h"
+#include "config/settings.h"
 #include "core/log.h"
 #include "core/status.h"
 #include "core/thread_pool.h"
@@ -42,7 +49,8 @@ const char* kHelp =
     "  --text-encoder FILE     UMT5 encoder weights (single-file layouts)\n"
     "  --tokenizer FILE        sentencepiece model (spiece.model)\n"
     "  --device cpu|cuda       where to run (default cpu; see below)\n"
-    "  --config FILE           settings file (docs/config.md); command-line options win\n"
+    "  --config FILE           settings file (docs/config.md; repeatable); options given here win\n"
+    "  --set KEY=VALUE         one setting by its key path (e.g. --set generation.steps=30)\n"
     "\n"
     "generation:\n"
     "  --prompt TEXT           what to generate (required)\n"
@@ -67,16 +75,7 @@ const char* kHelp =
     "  --crf N                 video quality (lower is better; default 10 for H.264)\n"
     "  --threads N             CPU threads (default: all)\n"
     "  --plain                 plain progress lines instead of a progress bar\n"
-    "  --quiet                 no progress output\n";
-
-struct Args {
-  std::string model, vae, text_encoder, tokenizer, device = "cpu", config;
-  pipeline::GenerateRequest req;
-  bool have_prompt = false;
-  int fps = 24, crf = -1, threads = 0;
-  std::string output = "output.mp4";
-  bool plain = false, quiet = false;
-};
+    "  --quiet                 no progress or information output (warnings and errors only)\n";
 
 int to_int(const std::string& opt, const std::string& v) {
   char* end = nullptr;
@@ -87,56 +86,49 @@ int to_int(const std::string& opt, const std::string& v) {
   }
   return static_cast<int>(x);
 }
-int64_t to_i64(const std::string& opt, const std::string& v) {
-  char* end = nullptr;
-  errno = 0;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end || errno) throw Error(ErrorCode::kInvalidArgument, opt + " expects an integer, got '" + v + "'");
-  return x;
-}
-double to_double(const std::string& opt, const std::string& v) {
-  char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end) throw Error(ErrorCode::kInvalidArgument, opt + " expects a number, got '" + v + "'");
-  return x;
-}
+
+struct Args {
+  std::string vae, text_encoder, tokenizer;
+  bool have_prompt = false;
+  std::string prompt, image;
+  int crf = -1;
+  bool plain = false, quiet = false;
+  config::ConfigOptions copt;
+  // generation.* values given as options, applied over the config files
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> sets;  // path -> (text, option)
+};
 
 Args parse(int argc, char** argv) {
   Args a;
+  static const std::map<std::string, std::string> kSettingOptions = {
+      {"--model", "generation.model"},   {"--negative-prompt", "generation.negative_prompt"},
+      {"--size", "generation.size"},     {"--frames", "generation.frames"},
+      {"--fps", "generation.fps"},       {"--steps", "generation.steps"},
+      {"--guidance", "generation.guidance"}, {"--shift", "generation.shift"},
+      {"--solver", "generation.solver"}, {"--seed", "generation.seed"},
+      {"--output", "generation.output"}, {"-o", "generation.output"},
+      {"--device", "generation.device"}, {"--threads", "cpu_optimization.max_workers"}};
   for (int i = 1; i < argc; ++i) {
+    if (config::take_config_option(argc, argv, i, a.copt)) continue;
     std::string o = argv[i];
     auto val = [&]() -> std::string {
       if (i + 1 >= argc) throw Error(ErrorCode::kInvalidArgument, o + " needs a value");
       return argv[++i];
     };
-    if (o == "--model") a.model = val();
-    else if (o == "--vae") a.vae = val();
+    if (auto it = kSettingOptions.find(o); it != kSettingOptions.end()) {
+      std::string v = val();
+      a.sets.push_back({it->second, {v, o}});
+    } else if (o == "--vae") a.vae = val();
     else if (o == "--text-encoder") a.text_encoder = val();
     else if (o == "--tokenizer") a.tokenizer = val();
-    else if (o == "--device") a.device = val();
-    else if (o == "--config") a.config = val();
-    else if (o == "--prompt") { a.req.prompt = val(); a.have_prompt = true; }
-    else if (o == "--negative-prompt") a.req.negative_prompt = val();
-    else if (o == "--image") a.req.image_path = val();
-    else if (o == "--size") {
-      std::string s = val();
-      auto x = s.find_first_of("xX*");
-      if (x == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "--size expects WxH, got '" + s + "'");
-      a.req.width = to_int("--size", s.substr(0, x));
-      a.req.height = to_int("--size", s.substr(x + 1));
-    }
-    else if (o == "--frames") a.req.frames = to_int(o, val());
-    else if (o == "--fps") a.fps = to_int(o, val());
-    else if (o == "--steps") a.req.denoise.steps = to_int(o, val());
-    else if (o == "--guidance") a.req.denoise.guidance = to_double(o, val());
-    else if (o == "--shift") a.req.denoise.shift = to_double(o, val());
-    else if (o == "--solver") a.req.denoise.solver = val();
-    else if (o == "--seed") a.req.seed = to_i64(o, val());
-    else if (o == "--output" || o == "-o") a.output = val();
+    else if (o == "--prompt") { a.prompt = val(); a.have_prompt = true; }
+    else if (o == "--image") a.image = val();
     else if (o == "--crf") a.crf = to_int(o, val());
-    else if (o == "--threads") a.threads = to_int(o, val());
     else if (o == "--plain") a.plain = true;
-    else if (o == "--quiet") a.quiet = true;
+    else if (o == "--quiet") {
+      a.quiet = true;
+      if (log_level() < LogLevel::kWarn) set_log_level(LogLevel::kWarn);
+    }
     else throw Error(ErrorCode::kInvalidArgument, "generate: unknown option '" + o + "' (see wan22 generate --help)");
   }
   return a;
@@ -158,30 +150,48 @@ int run_generate(int argc, char** argv) {
   }
   Args a = parse(argc, argv);
   if (!a.have_prompt) return fail("generate: --prompt is required (see wan22 generate --help)");
-  if (a.fps < 1 || a.fps > 240) return fail("generate: --fps must be in 1..240, got " + std::to_string(a.fps));
-  if (a.device != "cpu") {
-    return fail("generate: --device " + a.device + " is not available for generation in this build yet: the "
-                "CUDA backend runs its kernels and tests, the full pipeline runs on the CPU (use --device cpu)");
+  config::Settings settings = config::load_settings(a.copt);
+  for (const auto& [path, tv] : a.sets) settings.set_cli(path, tv.first, tv.second);
+  config::apply_runtime(settings);
+  config::warn_not_applied(settings);
+
+  pipeline::GenerateRequest req;
+  req.prompt = a.prompt;
+  req.image_path = a.image;
+  req.negative_prompt = settings.get_string("generation.negative_prompt");
+  auto size = settings.get_size("generation.size");
+  req.width = static_cast<int>(size[0]);
+  req.height = static_cast<int>(size[1]);
+  req.frames = static_cast<int>(settings.get_int("generation.frames"));
+  req.denoise.steps = static_cast<int>(settings.get_int("generation.steps"));
+  req.denoise.guidance = settings.get_double("generation.guidance");
+  req.denoise.shift = settings.get_double("generation.shift");
+  req.denoise.solver = settings.get_string("generation.solver");
+  req.seed = settings.get_int("generation.seed");
+  const int fps = static_cast<int>(settings.get_int("generation.fps"));
+  const std::string model = settings.get_string("generation.model");
+  const std::string output = settings.get_string("generation.output");
+  std::string device = settings.get_string("generation.device");
+  if (device == "auto") {
+    device = "cpu";
+  } else if (device != "cpu") {
+    return fail("generate: --device " + device + ": generation runs on the CPU backend in this build; the CUDA "
+                "backend has its kernels and tests but not yet the whole pipeline (use --device cpu or auto)");
   }
-  if (!a.config.empty()) {
-    return fail("generate: --config is not wired into generation in this build yet (wan22 config validate "
-                "checks a file); pass settings as options");
-  }
-  if (a.threads > 0) set_default_pool(a.threads);
   auto t_start = std::chrono::steady_clock::now();
 
   pipeline::CheckpointPaths paths;
-  if (a.model.empty()) {
+  if (model.empty()) {
     std::string dir = pipeline::ensure_demo_model(pipeline::default_demo_model_dir());
-    std::fprintf(stderr, "wan22: no --model given: using the built-in DEMO model at %s (tiny, random weights: "
+    if (!a.quiet) std::fprintf(stderr, "wan22: no --model given: using the built-in DEMO model at %s (tiny, random weights: "
                          "the video will be noise-like; pass --model for a real checkpoint)\n", dir.c_str());
     paths = pipeline::locate_checkpoint(dir);
   } else {
-    paths = pipeline::locate_checkpoint(a.model, {a.vae, a.text_encoder, a.tokenizer});
+    paths = pipeline::locate_checkpoint(model, {a.vae, a.text_encoder, a.tokenizer});
   }
   // Check the output location before spending minutes on the generation.
-  media::VideoFormat fmt = media::video_format_from_path(a.output);
-  fs::path out_parent = fs::absolute(a.output).parent_path();
+  media::VideoFormat fmt = media::video_format_from_path(output);
+  fs::path out_parent = fs::absolute(output).parent_path();
   if (!fs::is_directory(out_parent)) return fail("output directory " + out_parent.string() + " does not exist");
 
   pipeline::LoadReport load;
@@ -191,12 +201,12 @@ int run_generate(int argc, char** argv) {
     std::fprintf(stderr, "wan22: %s (%s layout) loaded in %.2fs; %s %dx%d, %d frames, %d steps, %s\n",
                  paths.root.c_str(), paths.layout.c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
-                 a.req.image_path.empty() ? "text-to-video" : "image-to-video", a.req.width, a.req.height,
-                 a.req.frames, a.req.denoise.steps, a.req.denoise.solver.c_str());
+                 req.image_path.empty() ? "text-to-video" : "image-to-video", req.width, req.height,
+                 req.frames, req.denoise.steps, req.denoise.solver.c_str());
   }
-  pipeline::ProgressBar bar("denoising", a.req.denoise.steps, show ? stderr : nullptr, a.plain);
+  pipeline::ProgressBar bar("denoising", req.denoise.steps, show ? stderr : nullptr, a.plain);
   auto result = pipe.generate(
-      a.req, [&](int i, int, double) { bar.update(i); },
+      req, [&](int i, int, double) { bar.update(i); },
       [&](const std::string& m) {
         if (show) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
       });
@@ -206,41 +216,41 @@ int run_generate(int argc, char** argv) {
   auto frames = media::video_tensor_to_frames(result.video);
   media::VideoWriteOptions vo;
   vo.format = fmt;
-  vo.fps_num = a.fps;
+  vo.fps_num = fps;
   vo.crf = a.crf;
-  vo.title = a.req.prompt;
-  std::string settings = "seed=" + std::to_string(result.seed) + " size=" + std::to_string(result.width) + "x" +
+  vo.title = req.prompt;
+  std::string summary = "seed=" + std::to_string(result.seed) + " size=" + std::to_string(result.width) + "x" +
                          std::to_string(result.height) + " frames=" + std::to_string(result.frames) +
-                         " steps=" + std::to_string(a.req.denoise.steps) +
-                         " guidance=" + std::to_string(a.req.denoise.guidance) +
-                         " shift=" + std::to_string(a.req.denoise.shift) + " solver=" + a.req.denoise.solver +
+                         " steps=" + std::to_string(req.denoise.steps) +
+                         " guidance=" + std::to_string(req.denoise.guidance) +
+                         " shift=" + std::to_string(req.denoise.shift) + " solver=" + req.denoise.solver +
                          (paths.demo ? " model=demo(random weights)" : " model=" + paths.root);
-  vo.comment = settings;
-  vo.metadata = {{"wan22_prompt", a.req.prompt}, {"wan22_seed", std::to_string(result.seed)},
-                 {"wan22_settings", settings}};
-  auto written = media::write_video(a.output, frames, vo);
+  vo.comment = summary;
+  vo.metadata = {{"wan22_prompt", req.prompt}, {"wan22_seed", std::to_string(result.seed)},
+                 {"wan22_settings", summary}};
+  auto written = media::write_video(output, frames, vo);
   double save_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   nlohmann::json side;
   side["wan22_version"] = WAN22_VERSION;
   side["created"] = now_iso();
-  side["output"] = a.output;
+  side["output"] = output;
   side["format"] = media::video_format_name(fmt);
   side["model"] = {{"path", paths.root}, {"layout", paths.layout}, {"demo", paths.demo}};
-  side["prompt"] = a.req.prompt;
-  side["negative_prompt"] = a.req.negative_prompt.empty() ? "(official default)" : a.req.negative_prompt;
-  side["image"] = a.req.image_path;
+  side["prompt"] = req.prompt;
+  side["negative_prompt"] = req.negative_prompt.empty() ? "(official default)" : req.negative_prompt;
+  side["image"] = req.image_path;
   side["seed"] = result.seed;
   side["noise_generator"] = "wan22 counter-based normal (SplitMix64 + Box-Muller)";
   side["width"] = result.width;
   side["height"] = result.height;
   side["frames"] = result.frames;
-  side["fps"] = a.fps;
-  side["steps"] = a.req.denoise.steps;
-  side["guidance"] = a.req.denoise.guidance;
-  side["shift"] = a.req.denoise.shift;
-  side["solver"] = a.req.denoise.solver;
-  side["device"] = a.device;
+  side["fps"] = fps;
+  side["steps"] = req.denoise.steps;
+  side["guidance"] = req.denoise.guidance;
+  side["shift"] = req.denoise.shift;
+  side["solver"] = req.denoise.solver;
+  side["device"] = device;
   side["threads"] = default_pool().num_threads();
   side["notices"] = result.notices;
   nlohmann::json stages = nlohmann::json::object();
@@ -250,7 +260,7 @@ int run_generate(int argc, char** argv) {
   stages["total_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
   side["timings"] = stages;
   side["step_seconds"] = result.step_seconds;
-  std::string side_path = (fmt == media::VideoFormat::kPngFrames ? a.output + "/settings" : a.output) + ".json";
+  std::string side_path = (fmt == media::VideoFormat::kPngFrames ? output + "/settings" : output) + ".json";
   {
     std::string tmp = side_path + ".tmp";
     std::ofstream out(tmp);
@@ -258,13 +268,13 @@ int run_generate(int argc, char** argv) {
     out.close();
     if (!out) {
       std::remove(tmp.c_str());
-      return fail("cannot write " + side_path + " (disk full?); the video itself was written to " + a.output);
+      return fail("cannot write " + side_path + " (disk full?); the video itself was written to " + output);
     }
     fs::rename(tmp, side_path);
   }
   if (show) {
-    std::fprintf(stderr, "wan22: wrote %s (%d frames %dx%d at %d fps, %s) and %s in %s total\n", a.output.c_str(),
-                 result.frames, result.width, result.height, a.fps, written.codec.c_str(), side_path.c_str(),
+    std::fprintf(stderr, "wan22: wrote %s (%d frames %dx%d at %d fps, %s) and %s in %s total\n", output.c_str(),
+                 result.frames, result.width, result.height, fps, written.codec.c_str(), side_path.c_str(),
                  pipeline::format_duration(stages["total_s"].get<double>()).c_str());
   }
   return 0;

@@ -478,32 +478,32 @@ std::vector<KeySpec> build_schema() {
   k.push_back(engine(string("generation.model", "",
                             "checkpoint directory or file (official, Diffusers or ComfyUI layout); \"\" = the "
                             "built-in demo model",
-                            planned(i4))));
+                            applied("wan22 generate"))));
   k.push_back(engine(with_check(string("generation.size", "1280x704",
                                        "output WIDTHxHEIGHT (multiple of the model's stride: 32 for TI2V-5B)",
-                                       planned(i4)),
+                                       applied("wan22 generate")),
                                 check_size, "WIDTHxHEIGHT")));
   k.push_back(engine(integer("generation.frames", 121, 1, 100001,
-                             "number of frames (rounded to 4n+1 with a notice)", planned(i4))));
-  k.push_back(engine(integer("generation.fps", 24, 1, 1000, "frames per second of the output video", planned(i4))));
-  k.push_back(engine(integer("generation.steps", 50, 1, 10000, "denoising steps", planned(i4))));
+                             "number of frames (rounded to 4n+1 with a notice)", applied("wan22 generate"))));
+  k.push_back(engine(integer("generation.fps", 24, 1, 1000, "frames per second of the output video", applied("wan22 generate"))));
+  k.push_back(engine(integer("generation.steps", 50, 1, 10000, "denoising steps", applied("wan22 generate"))));
   k.push_back(engine(number("generation.guidance", 5.0, 0, 100,
-                            "classifier-free guidance scale (1 = no guidance)", planned(i4))));
-  k.push_back(engine(number("generation.shift", 5.0, 0.001, 1000, "flow-matching sigma shift", planned(i4))));
+                            "classifier-free guidance scale (1 = no guidance)", applied("wan22 generate"))));
+  k.push_back(engine(number("generation.shift", 5.0, 0.001, 1000, "flow-matching sigma shift", applied("wan22 generate"))));
   k.push_back(engine(choice("generation.solver", "unipc", {"unipc", "dpm++", "euler"}, "flow-matching solver",
-                            planned(i4))));
+                            applied("wan22 generate"))));
   k.push_back(engine(integer("generation.seed", -1, -1, kI64Max,
-                             "noise seed (-1 = random, printed so the run can be repeated)", planned(i4))));
+                             "noise seed (-1 = random, printed so the run can be repeated)", applied("wan22 generate"))));
   k.push_back(engine(string("generation.negative_prompt", "",
                             "negative prompt for guidance (\"\" = the official default negative prompt)",
-                            planned(i4))));
+                            applied("wan22 generate"))));
   k.push_back(engine(with_check(string("generation.output", "output.mp4",
                                        "output path: .mp4 (H.264), .webm, or a directory for PNG frames",
-                                       planned(i4)),
+                                       applied("wan22 generate")),
                                 check_nonempty_string, "non-empty")));
   k.push_back(engine(with_check(string("generation.device", "auto",
                                        "where to run: auto (CUDA when available, else CPU), cpu, cuda, cuda:N",
-                                       planned(i4)),
+                                       applied("wan22 generate")),
                                 check_device, "auto, cpu, cuda or cuda:N")));
   k.push_back(engine(number("generation.vram_budget_gb", 0, 0, 1e6,
                             "device memory budget in GiB that the placement planner honours (0 = the whole device)",

@@ -1,6 +1,10 @@
 #include "pipeline/demo_model.h"
 
+#include <fcntl.h>
 #include <sentencepiece_trainer.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <cmath>
 #include <cstdlib>
@@ -127,7 +131,18 @@ int train_tokenizer(const fs::path& dir) {
                      " --vocab_size=400 --model_type=unigram --character_coverage=1.0"
                      " --pad_id=0 --eos_id=1 --unk_id=2 --bos_id=-1 --hard_vocab_limit=false"
                      " --num_threads=1 --minloglevel=2 --seed_sentencepiece_size=100000";
+  // The trainer prints its command line to stderr whatever its log level: keep it quiet.
+  std::fflush(stderr);
+  int saved = dup(2);
+  int devnull = open("/dev/null", O_WRONLY);
+  if (saved >= 0 && devnull >= 0) dup2(devnull, 2);
   auto st = sentencepiece::SentencePieceTrainer::Train(args);
+  if (saved >= 0 && devnull >= 0) {
+    std::fflush(stderr);
+    dup2(saved, 2);
+  }
+  if (devnull >= 0) close(devnull);
+  if (saved >= 0) close(saved);
   fs::remove(corpus);
   fs::remove(prefix + ".vocab");
   if (!st.ok()) throw Error(ErrorCode::kInternal, "demo tokenizer training failed: " + st.ToString());

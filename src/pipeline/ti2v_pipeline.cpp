@@ -116,7 +116,8 @@ Tensor Ti2vPipeline::decode(const Tensor& latent) const {
 }
 
 Tensor Ti2vPipeline::denoise(const Tensor& noise, const Tensor& context, const Tensor& context_null,
-                             const Tensor& image_latent, const DenoiseParams& p, const StepCallback& on_step) const {
+                             const Tensor& image_latent, const DenoiseParams& p, const StepCallback& on_step,
+                             const LatentCallback& on_latent) const {
   const auto& dc = dit_.config();
   if (noise.ndim() != 4) bad_request("noise must be [z, F, h, w], got " + shape_str(noise.shape()));
   const int64_t z = noise.dim(0), F = noise.dim(1), h = noise.dim(2), w = noise.dim(3);
@@ -159,6 +160,7 @@ Tensor Ti2vPipeline::denoise(const Tensor& noise, const Tensor& context, const T
     Tensor pred = ops::add(uncond, ops::mul_scalar(ops::sub(cond, uncond), static_cast<float>(p.guidance)));
     latent = sched->step(pred, i, latent);
     hold_first_frame(latent);
+    if (on_latent) on_latent(i, latent);
     if (on_step) on_step(i + 1, total, since(t0));
   }
   return latent;

@@ -51,6 +51,8 @@ struct GenerateResult {
 // step (1-based), total, seconds of that step
 using StepCallback = std::function<void(int, int, double)>;
 using NoticeCallback = std::function<void(const std::string&)>;
+// step index (0-based), the latent after that step (previews, tests)
+using LatentCallback = std::function<void(int, const Tensor&)>;
 
 struct LoadReport {
   std::vector<StageTime> stages;  // load time per component
@@ -77,7 +79,8 @@ class Ti2vPipeline {
   // latent frame 0 held at it, its tokens at t = 0) or an undefined tensor (text-to-video).
   // Classifier-free guidance u + g * (c - u), the two branches run as one batch of 2.
   Tensor denoise(const Tensor& noise, const Tensor& context, const Tensor& context_null,
-                 const Tensor& image_latent, const DenoiseParams& p, const StepCallback& on_step = {}) const;
+                 const Tensor& image_latent, const DenoiseParams& p, const StepCallback& on_step = {},
+                 const LatentCallback& on_latent = {}) const;
   // latent [z, F, h, w] -> video [3, 1 + 4(F-1), H, W], raw (not clamped).
   Tensor decode(const Tensor& latent) const;
   // image [3, 1, H, W] in [-1, 1] -> normalised latent [z, 1, h, w].
