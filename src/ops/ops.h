@@ -22,9 +22,9 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
 // RMSNorm: x * rsqrt(mean(x^2) + eps) * weight (weight may be nullptr).
 Tensor rms_norm(const Tensor& x, const Tensor* weight, float eps);
-// Normalise over dim `dim` (e.g. channels of [N,C,T,H,W]) by RMS, then scale by
-// weight (broadcast shape like [C,1,1,1]) and add bias (same), as Wan's VAE RMS_norm does:
-// F.normalize(x, dim) * sqrt(C) * gamma + bias.
+// Wan's VAE RMS_norm over dim `dim` (e.g. channels of [N,C,T,H,W]):
+// F.normalize(x, dim) * sqrt(C) * gamma + bias, where F.normalize(x) = x / max(||x||_2, eps) (eps
+// clamps the L2 norm; it is not added). weight/bias hold C values (shape [C] or [C,1,1,1]) or nullptr.
 Tensor rms_norm_dim(const Tensor& x, int dim, const Tensor* weight, const Tensor* bias, float eps = 1e-12f);
 // GroupNorm over [N, C, ...] with `groups` groups; weight/bias [C] or nullptr.
 Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps);

@@ -1,0 +1,122 @@
+// GEMM kernels: OpenBLAS sgemm, single-threaded per call, parallel over tiles through the pool.
+// Threading choice (measured on the 2-core dev box, see docs in the ops report): OpenBLAS's own
+// threads are switched off so that kernels called from inside pool workers never oversubscribe;
+// every caller splits its work into per-thread tiles instead.
+#include <cblas.h>
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "backends/cpu/cpu_kernels.h"
+#include "core/thread_pool.h"
+
+namespace wan22::cpu {
+
+namespace {
+void init_blas_threads() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
+}
+
+int pool_threads() { return default_pool().num_threads(); }
+
+// Rows of w per converted block: about 4 MiB of f32, a multiple of 16, at least 16.
+int64_t weight_block_rows(int64_t K) {
+  int64_t rows = (int64_t{1} << 20) / std::max<int64_t>(K, 1);
+  rows = std::max<int64_t>(16, rows / 16 * 16);
+  return rows;
+}
+
+void fill_bias(float* y, int64_t M, int64_t N, int64_t n0, int64_t n1, const float* bias) {
+  for (int64_t m = 0; m < M; ++m) std::copy(bias + n0, bias + n1, y + m * N + n0);
+}
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
+    return;
+  }
+  init_blas_threads();
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(M), static_cast<blasint>(N), static_cast<blasint>(K), alpha, A,
+              static_cast<blasint>(lda), B, static_cast<blasint>(ldb), beta, C, static_cast<blasint>(ldc));
+}
+
+void linear(const float* x, int64_t M, int64_t K, const void* w, DType wdt, int64_t N,
+            const float* bias, float* y) {
+  if (M <= 0 || N <= 0) return;
+  const int nt = pool_threads();
+  const int64_t nb = weight_block_rows(K);
+  const int64_t nblocks = (N + nb - 1) / nb;
+  const size_t wes = dtype_size(wdt);
+  const char* wbytes = static_cast<const char*>(w);
+
+  if (nblocks >= nt) {
+    // Split over blocks of output features; each block's weights are converted once.
+    parallel_for(0, nblocks, 1, [&](int64_t bb, int64_t be) {
+      std::vector<float> buf;
+      for (int64_t blk = bb; blk < be; ++blk) {
+        const int64_t n0 = blk * nb, n1 = std::min(N, n0 + nb);
+        const float* wf;
+        if (wdt == DType::kF32) {
+          wf = static_cast<const float*>(w) + n0 * K;
+        } else {
+          buf.resize(static_cast<size_t>((n1 - n0) * K));
+          convert_to_f32(wbytes + n0 * K * static_cast<int64_t>(wes), wdt, buf.data(), buf.size());
+          wf = buf.data();
+        }
+        if (bias) fill_bias(y, M, N, n0, n1, bias);
+        sgemm(false, true, M, n1 - n0, K, 1.f, x, K, wf, K, bias ? 1.f : 0.f, y + n0, N);
+      }
+    });
+    return;
+  }
+  // Few output features: convert the (small) weight once, split over rows of x.
+  std::vector<float> wbuf;
+  const float* wf = static_cast<const float*>(w);
+  if (wdt != DType::kF32) {
+    wbuf.resize(static_cast<size_t>(N * K));
+    convert_f32(w, wdt, wbuf.data(), N * K);
+    wf = wbuf.data();
+  }
+  parallel_for(0, M, 16, [&](int64_t mb, int64_t me) {
+    float* yb = y + mb * N;
+    if (bias) fill_bias(yb, me - mb, N, 0, N, bias);
+    sgemm(false, true, me - mb, N, K, 1.f, x + mb * K, K, wf, K, bias ? 1.f : 0.f, yb, N);
+  });
+}
+
+void matmul_batched(const float* a, const float* b, float* c, const std::vector<int64_t>& a_off,
+                    const std::vector<int64_t>& b_off, int64_t M, int64_t N, int64_t K) {
+  const int64_t batch = static_cast<int64_t>(a_off.size());
+  if (batch == 0 || M == 0 || N == 0) return;
+  const int nt = pool_threads();
+  if (batch >= nt) {
+    parallel_for(0, batch, 1, [&](int64_t ib, int64_t ie) {
+      for (int64_t i = ib; i < ie; ++i)
+        sgemm(false, false, M, N, K, 1.f, a + a_off[i], K, b + b_off[i], N, 0.f, c + i * M * N, N);
+    });
+    return;
+  }
+  for (int64_t i = 0; i < batch; ++i) {
+    const float* ai = a + a_off[i];
+    const float* bi = b + b_off[i];
+    float* ci = c + i * M * N;
+    if (M >= N) {
+      parallel_for(0, M, 16, [&](int64_t mb, int64_t me) {
+        sgemm(false, false, me - mb, N, K, 1.f, ai + mb * K, K, bi, N, 0.f, ci + mb * N, N);
+      });
+    } else {
+      parallel_for(0, N, 16, [&](int64_t nb0, int64_t ne) {
+        sgemm(false, false, M, ne - nb0, K, 1.f, ai, K, bi + nb0, N, 0.f, ci + nb0, N);
+      });
+    }
+  }
+}
+
+}  // namespace wan22::cpu
