@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/cublaslt_gemm.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/cudnn_sdpa.h"
 #include "backends/cuda/device.h"
@@ -60,6 +61,19 @@ struct Size {
   const char* name;
   int64_t width, height, frames;  // pixels
 };
+
+// The kernel driver's version line ("NVRM version: ... 580.159.04 ..."), or "" when unreadable.
+std::string driver_release() {
+  std::ifstream f("/proc/driver/nvidia/version");
+  std::string line;
+  if (!std::getline(f, line)) return "";
+  const auto k = line.find("Kernel Module");
+  if (k == std::string::npos) return line;
+  std::string rest = line.substr(k + 13);
+  const auto b = rest.find_first_not_of(" \t");
+  const auto e = rest.find_first_of(" \t", b);
+  return b == std::string::npos ? rest : rest.substr(b, e - b);
+}
 
 double gib(uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0); }
 
@@ -143,6 +157,80 @@ int main(int argc, char** argv) {
     }
     metrics["attention_24x128"] = attn_j;
 
+    // ---- attention in the DiT's layouts at 720p: self from the fused QKV buffer, cross on 512 text rows ----
+    {
+      const int64_t L = 27280, T = 512, Dm = H * Dh;
+      Tensor qkv = Tensor::empty({L, 3 * Dm}, DType::kBF16, Device::cuda(0));
+      Tensor ckv = Tensor::empty({T, 2 * Dm}, DType::kBF16, Device::cuda(0));
+      Tensor o = Tensor::empty({L, Dm}, DType::kBF16, Device::cuda(0));
+      auto* qb = static_cast<cuda::bf16*>(qkv.raw_data());
+      auto* cb = static_cast<cuda::bf16*>(ckv.raw_data());
+      cuda::fill_uniform_bf16(qb, qkv.numel(), 11, -2.f, 2.f, st);
+      cuda::fill_uniform_bf16(cb, ckv.numel(), 12, -2.f, 2.f, st);
+      cuda::FlashParams self_p;
+      self_p.q = qb, self_p.k = qb + Dm, self_p.v = qb + 2 * Dm, self_p.o = static_cast<cuda::bf16*>(o.raw_data());
+      self_p.lq = self_p.lk = self_p.lv = cuda::AttnLayout{L * 3 * Dm, 3 * Dm, Dh};
+      self_p.lo = cuda::AttnLayout::contiguous(L, H, Dh);
+      self_p.len_q = self_p.len_k = L, self_p.heads = H, self_p.head_dim = static_cast<int>(Dh);
+      cuda::FlashParams cross_p = self_p;
+      cross_p.q = qb;
+      cross_p.lq = cuda::AttnLayout::contiguous(L, H, Dh);
+      cross_p.k = cb, cross_p.v = cb + Dm, cross_p.len_k = T;
+      cross_p.lk = cross_p.lv = cuda::AttnLayout{T * 2 * Dm, 2 * Dm, Dh};
+      json lay;
+      for (auto [name, pp] : {std::pair{"self_fused_qkv", &self_p}, std::pair{"cross_512", &cross_p}}) {
+        const double s_own = time_median([&] { cuda::flash_attention_fwd(*pp, st); }, 2, 7, st);
+        const double tf_own = cuda::flash_attention_flops(*pp) / s_own / 1e12;
+        std::printf("attention %s own: %.3f ms, %.1f TFLOP/s\n", name, s_own * 1e3, tf_own);
+        lay[name]["own"] = {{"ms", s_own * 1e3}, {"tflops", tf_own}};
+        if (sdpa.available()) {
+          try {
+            const double s_c = time_median([&] { sdpa.run(*pp, st); }, 2, 7, st);
+            const double tf_c = cuda::flash_attention_flops(*pp) / s_c / 1e12;
+            std::printf("attention %s cuDNN: %.3f ms, %.1f TFLOP/s [%s]\n", name, s_c * 1e3, tf_c,
+                        sdpa.last_plan_note().c_str());
+            lay[name]["cudnn"] = {{"ms", s_c * 1e3}, {"tflops", tf_c}, {"plan", sdpa.last_plan_note()}};
+          } catch (const std::exception& e) {
+            std::printf("attention %s cuDNN failed: %s\n", name, e.what());
+          }
+        }
+      }
+      metrics["attention_dit_layouts_720p"] = lay;
+    }
+
+    // ---- the DiT's GEMMs at 720p through LtGemm (autotuned per shape) ----
+    {
+      cuda::LtGemm gemm;
+      const int64_t M = 27280;
+      struct G {
+        const char* name;
+        int64_t n, k;
+        cuda::Epilogue ep;
+      };
+      const G shapes[] = {{"qkv_fused 27280x9216x3072 +bias", 9216, 3072, cuda::Epilogue::kBias},
+                          {"o 27280x3072x3072 +bias", 3072, 3072, cuda::Epilogue::kBias},
+                          {"ffn_up 27280x14336x3072 +bias+gelu", 14336, 3072, cuda::Epilogue::kBiasGelu},
+                          {"ffn_down 27280x3072x14336 +bias", 3072, 14336, cuda::Epilogue::kBias}};
+      Tensor X = Tensor::empty({M, 14336}, DType::kBF16, Device::cuda(0));
+      Tensor W = Tensor::empty({14336, 3072}, DType::kBF16, Device::cuda(0));  // n * k <= 14336 * 3072
+      Tensor Y = Tensor::empty({M, 14336}, DType::kBF16, Device::cuda(0));
+      Tensor bias = Tensor::empty({14336}, DType::kBF16, Device::cuda(0));
+      cuda::fill_uniform_bf16(static_cast<cuda::bf16*>(X.raw_data()), X.numel(), 21, -1.f, 1.f, st);
+      cuda::fill_uniform_bf16(static_cast<cuda::bf16*>(W.raw_data()), W.numel(), 22, -0.02f, 0.02f, st);
+      cuda::fill_uniform_bf16(static_cast<cuda::bf16*>(bias.raw_data()), bias.numel(), 23, -0.1f, 0.1f, st);
+      json gj;
+      for (const G& g : shapes) {
+        auto fn = [&] {
+          gemm.linear_bf16(X.raw_data(), W.raw_data(), bias.raw_data(), Y.raw_data(), M, g.n, g.k, g.ep, st);
+        };
+        const double s = time_median(fn, 2, 7, st);
+        const double tf = 2.0 * M * g.n * g.k / s / 1e12;
+        std::printf("gemm %s: %.3f ms, %.1f TFLOP/s\n", g.name, s * 1e3, tf);
+        gj[g.name] = {{"ms", s * 1e3}, {"tflops", tf}};
+      }
+      metrics["gemm_720p_autotuned"] = gj;
+    }
+
     // ---- DiT forward ----
     cuda::DitConfig cfg = cuda::DitConfig::ti2v_5b();
     if (quick) cfg.layers = 2;
@@ -220,7 +308,8 @@ int main(int argc, char** argv) {
     std::strftime(date, sizeof(date), "%Y-%m-%d", std::gmtime(&now));
     json doc = {{"machine",
                  {{"gpu", dev.name},
-                  {"driver", driver},
+                  {"driver", driver_release()},
+                  {"cuda_driver_api", driver},
                   {"cuda_runtime", runtime},
                   {"sms", dev.multiprocessors}}},
                 {"revision", revision},

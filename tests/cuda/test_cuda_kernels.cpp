@@ -278,3 +278,30 @@ TEST(CudaKernels, RandomFillIsDeterministicAndInRange) {
   EXPECT_NEAR(mean / n, 0.0, 0.01);
   EXPECT_GT(ops::max_abs(ha), 0.4);
 }
+
+TEST(CudaKernels, ResidualLayerNormModulateFused) {
+  REQUIRE_GPU();
+  for (auto [rows, dim, split, ld_mult] :
+       {std::tuple<int64_t, int64_t, int64_t, int64_t>{21, 3072, 5, 1}, {6, 45, 2, 1}, {9, 256, 0, 3}}) {
+    const std::string tag = " " + std::to_string(rows) + "x" + std::to_string(dim);
+    Tensor x = random_tensor({rows, dim}, 1000 + dim, -3.0f, 3.0f);
+    Tensor ys = bf16_round(random_tensor({rows, dim * ld_mult}, 1001 + dim, -2.0f, 2.0f));
+    Tensor y = ys.slice(1, 0, dim).contiguous();
+    Tensor ga = random_tensor({dim}, 1002, -1.0f, 1.0f), gb = random_tensor({dim}, 1003, -1.0f, 1.0f);
+    Tensor sha = random_tensor({dim}, 1004, -0.5f, 0.5f), sca = random_tensor({dim}, 1005, -0.5f, 0.5f);
+    Tensor dx = to_dev(x, DType::kF32), dy = to_dev(ys, DType::kBF16);
+    Tensor dga = to_dev(ga, DType::kF32), dgb = to_dev(gb, DType::kF32);
+    Tensor dsh = to_dev(sha, DType::kF32), dsc = to_dev(sca, DType::kF32);
+    Tensor dout = Tensor::empty({rows, dim}, DType::kBF16, Device::cuda(0));
+    cuda::residual_layernorm_modulate(f32p(dx), bf(dy), dim * ld_mult, cuda::TokenVec{f32p(dga), f32p(dgb), split, rows},
+                                      bf(dout), rows, dim, 1e-6f, nullptr, nullptr, cuda::TokenVec::same(f32p(dsh)),
+                                      cuda::TokenVec::same(f32p(dsc)), nullptr);
+    Tensor xr = x.clone();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < dim; ++c)
+        xr.data<float>()[r * dim + c] += (r < split ? ga : gb).data<float>()[c] * y.data<float>()[r * dim + c];
+    EXPECT_LE(report_err("residual_ln x" + tag, to_host(dx), xr), 1e-6);
+    Tensor ref = modulate_ref(ops::layer_norm(xr, nullptr, nullptr, 1e-6f), sha, sca, sha, sca, 0);
+    EXPECT_LE(report_err("residual_ln out" + tag, to_host(dout), ref), kBf16Tol);
+  }
+}

@@ -238,7 +238,7 @@ CudnnSdpa::~CudnnSdpa() {
   if (handle_) api().Destroy(static_cast<cudnnHandle_t>(handle_));
 }
 
-CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams& p) {
+CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams& p, cudaStream_t stream) {
   const std::string key = key_of(p);
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
@@ -303,7 +303,15 @@ CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams& p) {
       .finalize();
 
   std::string tried;
+  struct Candidate {
+    Desc plan;
+    int64_t workspace;
+    std::string note;
+  };
+  std::vector<Candidate> cands;
+  std::vector<Desc> cfgs;  // engine configs referenced by the candidate plans
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    if (!cands.empty()) break;
     Desc heur(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR);
     cudnnBackendDescriptor_t g = graph.get();
     heur.set(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &g)
@@ -317,7 +325,6 @@ CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams& p) {
     int64_t count = 0;
     CUDNN_CHECK(api().GetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
                                    nullptr));
-    std::vector<Desc> cfgs;
     std::vector<cudnnBackendDescriptor_t> raw_cfgs;
     for (int64_t i = 0; i < count; ++i) {
       cfgs.emplace_back(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR);
@@ -328,7 +335,7 @@ CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams& p) {
       CUDNN_CHECK(api().GetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count,
                                      &got, raw_cfgs.data()));
     }
-    for (int64_t i = 0; i < got; ++i) {
+    for (int64_t i = 0; i < got && cands.size() < 6; ++i) {
       Desc ep(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
       cudnnBackendDescriptor_t c = raw_cfgs[static_cast<size_t>(i)];
       ep.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h)
@@ -338,22 +345,81 @@ CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams& p) {
         tried += " cfg " + std::to_string(i) + ": " + api().GetErrorString(s) + ";";
         continue;
       }
+      int64_t ws = 0;
       CUDNN_CHECK(api().GetAttribute(ep.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, nullptr,
-                                     &plan->workspace));
-      plan->engine_note = "heuristics mode " + std::to_string(mode) + ", config " + std::to_string(i) + " of " +
-                          std::to_string(got);
-      plan->plan = ep.get();
-      keep.push_back(std::move(ep));
-      for (auto& o : ops) keep.push_back(std::move(o));
-      keep.push_back(std::move(graph));
-      for (auto& c2 : cfgs) keep.push_back(std::move(c2));
-      return *plans_.emplace(key, std::move(plan)).first->second;
+                                     &ws));
+      cands.push_back(Candidate{std::move(ep), ws,
+                                "heuristics mode " + std::to_string(mode) + " config " + std::to_string(i) + " of " +
+                                    std::to_string(got)});
     }
-    tried += " mode " + std::to_string(mode) + ": " + std::to_string(got) + " configs, none finalised;";
+    if (cands.empty()) tried += " mode " + std::to_string(mode) + ": " + std::to_string(got) + " configs, none finalised;";
   }
-  throw Error(ErrorCode::kUnsupported, "cuDNN SDPA: no engine for B=" + std::to_string(B) + " H=" + std::to_string(H) +
-                                           " Lq=" + std::to_string(Lq) + " Lk=" + std::to_string(Lk) + " D=" +
-                                           std::to_string(D) + ":" + tried);
+  if (cands.empty()) {
+    throw Error(ErrorCode::kUnsupported, "cuDNN SDPA: no engine for B=" + std::to_string(B) + " H=" +
+                                             std::to_string(H) + " Lq=" + std::to_string(Lq) + " Lk=" +
+                                             std::to_string(Lk) + " D=" + std::to_string(D) + ":" + tried);
+  }
+  size_t best = 0;
+  if (autotune_ && cands.size() > 1) {
+    const float scale = p.scale > 0.0f ? p.scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+    CUDNN_CHECK(api().SetStream(h, stream));
+    cudaEvent_t e0, e1;
+    WAN22_CUDA_CHECK(cudaEventCreate(&e0));
+    WAN22_CUDA_CHECK(cudaEventCreate(&e1));
+    float best_ms = 0.0f;
+    bool have = false;
+    for (size_t i = 0; i < cands.size(); ++i) {
+      ensure_workspace(static_cast<size_t>(cands[i].workspace));
+      try {
+        execute(cands[i].plan.get(), p, scale, workspace_);  // warm-up (and run-time compilation)
+        WAN22_CUDA_CHECK(cudaEventRecord(e0, stream));
+        for (int r = 0; r < 3; ++r) execute(cands[i].plan.get(), p, scale, workspace_);
+        WAN22_CUDA_CHECK(cudaEventRecord(e1, stream));
+        WAN22_CUDA_CHECK(cudaEventSynchronize(e1));
+      } catch (const Error&) {
+        continue;
+      }
+      float ms = 0.0f;
+      WAN22_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+      cands[i].note += " (" + std::to_string(ms / 3.0f) + " ms)";
+      if (!have || ms < best_ms) {
+        best_ms = ms;
+        best = i;
+        have = true;
+      }
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+  }
+  plan->plan = cands[best].plan.get();
+  plan->workspace = cands[best].workspace;
+  plan->engine_note = cands[best].note + ", best of " + std::to_string(cands.size());
+  for (auto& c : cands) keep.push_back(std::move(c.plan));
+  for (auto& o : ops) keep.push_back(std::move(o));
+  keep.push_back(std::move(graph));
+  for (auto& c : cfgs) keep.push_back(std::move(c));
+  return *plans_.emplace(key, std::move(plan)).first->second;
+}
+
+void CudnnSdpa::ensure_workspace(size_t bytes) {
+  if (bytes <= workspace_bytes_) return;
+  if (workspace_) WAN22_CUDA_CHECK(cudaFree(workspace_));
+  workspace_ = nullptr;
+  workspace_bytes_ = 0;
+  WAN22_CUDA_CHECK(cudaMalloc(&workspace_, bytes));
+  workspace_bytes_ = bytes;
+}
+
+void CudnnSdpa::execute(void* plan, const FlashParams& p, float scale, void* workspace) {
+  const int64_t uids[5] = {kQ, kK, kV, kO, kScale};
+  void* ptrs[5] = {const_cast<bf16*>(p.q), const_cast<bf16*>(p.k), const_cast<bf16*>(p.v), p.o, &scale};
+  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids)
+      .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5, ptrs)
+      .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace)
+      .finalize();
+  CUDNN_CHECK(api().Execute(static_cast<cudnnHandle_t>(handle_), static_cast<cudnnBackendDescriptor_t>(plan),
+                            pack.get()));
 }
 
 void CudnnSdpa::run(const FlashParams& p, cudaStream_t stream) {
@@ -361,24 +427,12 @@ void CudnnSdpa::run(const FlashParams& p, cudaStream_t stream) {
   if (!p.q || !p.k || !p.v || !p.o || p.len_q <= 0 || p.len_k <= 0 || p.heads <= 0 || p.batch <= 0) {
     throw Error(ErrorCode::kInvalidArgument, "cuDNN SDPA: bad parameters");
   }
-  Plan& plan = plan_for(p);
-  if (static_cast<size_t>(plan.workspace) > workspace_bytes_) {
-    if (workspace_) WAN22_CUDA_CHECK(cudaFree(workspace_));
-    workspace_ = nullptr;
-    WAN22_CUDA_CHECK(cudaMalloc(&workspace_, static_cast<size_t>(plan.workspace)));
-    workspace_bytes_ = static_cast<size_t>(plan.workspace);
-  }
+  Plan& plan = plan_for(p, stream);
+  ensure_workspace(static_cast<size_t>(plan.workspace));
   CUDNN_CHECK(api().SetStream(static_cast<cudnnHandle_t>(handle_), stream));
-  float scale = p.scale > 0.0f ? p.scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-  const int64_t uids[5] = {kQ, kK, kV, kO, kScale};
-  void* ptrs[5] = {const_cast<bf16*>(p.q), const_cast<bf16*>(p.k), const_cast<bf16*>(p.v), p.o, &scale};
-  Desc pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  void* ws = workspace_;
-  pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 5, uids)
-      .set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 5, ptrs)
-      .set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &ws)
-      .finalize();
-  CUDNN_CHECK(api().Execute(static_cast<cudnnHandle_t>(handle_), plan.plan, pack.get()));
+  const float scale = p.scale > 0.0f ? p.scale : 1.0f / std::sqrt(static_cast<float>(p.head_dim));
+  execute(plan.plan, p, scale, workspace_);
+  last_note_ = plan.engine_note;
 }
 
 }  // namespace wan22::cuda

@@ -209,7 +209,20 @@ void DitCuda::forward(const DitInputs& in, Tensor& out, cudaStream_t st) {
   Tensor y = dev_bf16({L, D});
   Tensor hidden = dev_bf16({L, FF});
   Tensor ckv = dev_bf16({T, 2 * D});
-  Tensor mod = dev_f32({R, 6 * D});
+  // Modulation rows of every block (block.modulation + e0, fp32) and of the head, computed up
+  // front so that each block's closing residual add can fuse the next block's LayerNorm.
+  const int64_t nl = cfg_.layers;
+  Tensor mods = dev_f32({nl, R, 6 * D});
+  for (int64_t i = 0; i < nl; ++i) {
+    add_rowvec_f32(fp(e0), fp(w_.blocks[static_cast<size_t>(i)].modulation), fp(mods) + i * R * 6 * D, R, 6 * D, st);
+  }
+  Tensor head_mod = dev_f32({R, 2 * D});
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < 2; ++c) {
+      add_f32(fp(e) + r * D, fp(w_.head_mod) + c * D, fp(head_mod) + (r * 2 + c) * D, D, st);
+    }
+  }
+  const float* hm = fp(head_mod);
 
   FlashParams self_p;
   self_p.q = bp(qkv);
@@ -232,48 +245,42 @@ void DitCuda::forward(const DitInputs& in, Tensor& out, cudaStream_t st) {
   cross_p.head_dim = static_cast<int>(hd);
 
   const RopeTable no_rope{};
-  for (const DitBlockWeights& b : w_.blocks) {
-    // modulation rows = block.modulation + e0 (fp32), chunks: shift, scale, gate, c_shift, c_scale, c_gate
-    add_rowvec_f32(fp(e0), fp(b.modulation), fp(mod), R, 6 * D, st);
-    const float* m = fp(mod);
-    auto chunk = [&](int c) { return tokvec(m + c * D, 6 * D); };
-
-    // self-attention
-    layernorm_modulate(fp(x), bp(xn), L, D, cfg_.eps, nullptr, nullptr, chunk(0), chunk(1), st);
+  auto chunk = [&](int64_t layer, int c) { return tokvec(fp(mods) + layer * R * 6 * D + c * D, 6 * D); };
+  layernorm_modulate(fp(x), bp(xn), L, D, cfg_.eps, nullptr, nullptr, chunk(0, 0), chunk(0, 1), st);
+  for (int64_t i = 0; i < nl; ++i) {
+    const DitBlockWeights& b = w_.blocks[static_cast<size_t>(i)];
+    // self-attention (xn = LN(x) * (1 + scale) + shift is ready)
     gemm_.linear_bf16(bp(xn), bp(b.qkv_w), bp(b.qkv_b), bp(qkv), L, 3 * D, D, Epilogue::kBias, st);
     rmsnorm_rope(bp(qkv), 3 * D, bp(qkv), 3 * D, L, D, fp(b.norm_q), cfg_.eps, rope, L, st);
     rmsnorm_rope(bp(qkv) + D, 3 * D, bp(qkv) + D, 3 * D, L, D, fp(b.norm_k), cfg_.eps, rope, L, st);
     attention(self_p, st);
     gemm_.linear_bf16(bp(attn), bp(b.o_w), bp(b.o_b), bp(y), L, D, D, Epilogue::kBias, st);
-    gated_residual_add(fp(x), bp(y), D, L, D, chunk(2), st);
+    // x += gate * y, then norm3 (affine, no modulation)
+    residual_layernorm_modulate(fp(x), bp(y), D, chunk(i, 2), bp(xn), L, D, cfg_.eps, fp(b.norm3_w), fp(b.norm3_b),
+                                TokenVec{}, TokenVec{}, st);
 
-    // cross-attention (norm3 with affine, no modulation)
-    layernorm_modulate(fp(x), bp(xn), L, D, cfg_.eps, fp(b.norm3_w), fp(b.norm3_b), TokenVec{}, TokenVec{}, st);
+    // cross-attention
     gemm_.linear_bf16(bp(xn), bp(b.cq_w), bp(b.cq_b), bp(qkv), L, D, D, Epilogue::kBias, st);
     rmsnorm_rope(bp(qkv), D, bp(qkv), D, L, D, fp(b.cnorm_q), cfg_.eps, no_rope, L, st);
     gemm_.linear_bf16(bp(ctx), bp(b.ckv_w), bp(b.ckv_b), bp(ckv), T, 2 * D, D, Epilogue::kBias, st);
     rmsnorm_rope(bp(ckv), 2 * D, bp(ckv), 2 * D, T, D, fp(b.cnorm_k), cfg_.eps, no_rope, T, st);
     attention(cross_p, st);
     gemm_.linear_bf16(bp(attn), bp(b.co_w), bp(b.co_b), bp(y), L, D, D, Epilogue::kBias, st);
-    gated_residual_add(fp(x), bp(y), D, L, D, TokenVec{}, st);
+    // x += y, then LN * (1 + c_scale) + c_shift for the FFN
+    residual_layernorm_modulate(fp(x), bp(y), D, TokenVec{}, bp(xn), L, D, cfg_.eps, nullptr, nullptr, chunk(i, 3),
+                                chunk(i, 4), st);
 
-    // feed-forward
-    layernorm_modulate(fp(x), bp(xn), L, D, cfg_.eps, nullptr, nullptr, chunk(3), chunk(4), st);
+    // feed-forward; its residual add fuses the next block's (or the head's) modulated LayerNorm
     gemm_.linear_bf16(bp(xn), bp(b.ffn1_w), bp(b.ffn1_b), bp(hidden), L, FF, D, Epilogue::kBiasGelu, st);
     gemm_.linear_bf16(bp(hidden), bp(b.ffn2_w), bp(b.ffn2_b), bp(y), L, D, FF, Epilogue::kBias, st);
-    gated_residual_add(fp(x), bp(y), D, L, D, chunk(5), st);
+    const bool last = i + 1 == nl;
+    residual_layernorm_modulate(fp(x), bp(y), D, chunk(i, 5), bp(xn), L, D, cfg_.eps, nullptr, nullptr,
+                                last ? tokvec(hm, 2 * D) : chunk(i + 1, 0), last ? tokvec(hm + D, 2 * D) : chunk(i + 1, 1),
+                                st);
   }
   hidden = Tensor();
 
-  // ---- head: LN * (1 + (head_mod[1] + e)) + (head_mod[0] + e) -> Linear -> unpatchify ----
-  Tensor head_mod = dev_f32({R, 2 * D});
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 2; ++c) {
-      add_f32(fp(e) + r * D, fp(w_.head_mod) + c * D, fp(head_mod) + (r * 2 + c) * D, D, st);
-    }
-  }
-  const float* hm = fp(head_mod);
-  layernorm_modulate(fp(x), bp(xn), L, D, cfg_.eps, nullptr, nullptr, tokvec(hm, 2 * D), tokvec(hm + D, 2 * D), st);
+  // ---- head: xn = LN(x) * (1 + (head_mod[1] + e)) + (head_mod[0] + e) (fused above) -> Linear -> unpatchify ----
   Tensor head_out = dev_bf16({L, pout});
   gemm_.linear_bf16(bp(xn), bp(w_.head_w), bp(w_.head_b), bp(head_out), L, pout, D, Epilogue::kBias, st);
   const Shape out_shape{cfg_.out_dim, gf, in.height, in.width};

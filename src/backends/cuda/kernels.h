@@ -33,6 +33,12 @@ void layernorm_modulate(const float* x, bf16* out, int64_t rows, int64_t dim, fl
                         const float* weight, const float* bias, TokenVec shift, TokenVec scale,
                         cudaStream_t stream);
 
+// Fused residual + norm: x[r] += gate(r) * y[r] (gate null = plain add; x fp32 updated in place,
+// y bf16 with row stride ld_y), then out = layernorm_modulate(x) as above.
+void residual_layernorm_modulate(float* x, const bf16* y, int64_t ld_y, TokenVec gate, bf16* out, int64_t rows,
+                                 int64_t dim, float eps, const float* weight, const float* bias, TokenVec shift,
+                                 TokenVec scale, cudaStream_t stream);
+
 // Precomputed RoPE rotation table of Wan's 3-axis RoPE for a grid f x h x w and head dim D:
 // float2 (cos, sin) per (axis position, pair), computed in double on the host.
 // Layout: [f][cf] then [h][ch] then [w][cw] with cf = c - 2*(c/3), ch = cw = c/3, c = D/2.

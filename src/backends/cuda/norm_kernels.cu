@@ -46,20 +46,57 @@ __device__ __forceinline__ void store_bf(bf16* p, const float* f) {
   }
 }
 
-// One block per row. Two reads of the row (the second from L1) and one write.
 template <int V>
-__global__ void layernorm_modulate_kernel(const float* __restrict__ x, bf16* __restrict__ out, int64_t dim,
-                                          float eps, const float* __restrict__ weight,
-                                          const float* __restrict__ bias, TokenVec shift, TokenVec scale) {
+__device__ __forceinline__ void load_bf(const bf16* p, float* f) {
+  if constexpr (V == 4) {
+    uint2 u = *reinterpret_cast<const uint2*>(p);
+    float2 a = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.x));
+    float2 b = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162*>(&u.y));
+    f[0] = a.x, f[1] = a.y, f[2] = b.x, f[3] = b.y;
+  } else {
+    f[0] = __bfloat162float(*p);
+  }
+}
+
+template <int V>
+__device__ __forceinline__ void store_f(float* p, const float* f) {
+  if constexpr (V == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(f[0], f[1], f[2], f[3]);
+  } else {
+    *p = f[0];
+  }
+}
+
+// One block per row. With kRes the first pass also applies x += gate * y and stores x. The later
+// passes re-read x (each thread only its own elements, from L1/L2) and write the bf16 output.
+template <int V, bool kRes>
+__global__ void layernorm_modulate_kernel(float* x, bf16* __restrict__ out, int64_t dim, float eps,
+                                          const float* __restrict__ weight, const float* __restrict__ bias,
+                                          TokenVec shift, TokenVec scale, const bf16* __restrict__ y, int64_t ld_y,
+                                          TokenVec gate) {
   __shared__ float scratch[32];
   const int64_t row = blockIdx.x;
-  const float* xr = x + row * dim;
+  float* xr = x + row * dim;
   bf16* orow = out + row * dim;
   const int64_t nv = dim / V;
   float f[V];
   float s = 0.0f;
+  [[maybe_unused]] const float* g = kRes && gate.a ? gate.at(row) : nullptr;
   for (int64_t i = threadIdx.x; i < nv; i += blockDim.x) {
     load_f<V>(xr + i * V, f);
+    if constexpr (kRes) {
+      float fy[V], fg[V];
+      load_bf<V>(y + row * ld_y + i * V, fy);
+      if (g) {
+        load_f<V>(g + i * V, fg);
+#pragma unroll
+        for (int e = 0; e < V; ++e) f[e] += fg[e] * fy[e];
+      } else {
+#pragma unroll
+        for (int e = 0; e < V; ++e) f[e] += fy[e];
+      }
+      store_f<V>(xr + i * V, f);
+    }
 #pragma unroll
     for (int e = 0; e < V; ++e) s += f[e];
   }
@@ -185,8 +222,11 @@ int threads_for(int64_t vectors) {
 
 }  // namespace
 
-void layernorm_modulate(const float* x, bf16* out, int64_t rows, int64_t dim, float eps, const float* weight,
-                        const float* bias, TokenVec shift, TokenVec scale, cudaStream_t stream) {
+namespace {
+
+void launch_layernorm(float* x, bf16* out, int64_t rows, int64_t dim, float eps, const float* weight,
+                      const float* bias, TokenVec shift, TokenVec scale, const bf16* y, int64_t ld_y, TokenVec gate,
+                      cudaStream_t stream) {
   constexpr const char* kOp = "cuda::layernorm_modulate";
   require(rows >= 0 && dim > 0, kOp, "bad shape rows=" + std::to_string(rows) + " dim=" + std::to_string(dim));
   require((weight == nullptr) == (bias == nullptr), kOp, "weight and bias must both be given or both null");
@@ -194,16 +234,43 @@ void layernorm_modulate(const float* x, bf16* out, int64_t rows, int64_t dim, fl
   require(rows <= 0x7fffffff, kOp, "too many rows");
   if (rows == 0) return;
   bool vec = dim % 4 == 0 && aligned16(x) && (reinterpret_cast<uintptr_t>(out) & 7u) == 0;
-  for (const float* p : {weight, bias, shift.a, shift.b, scale.a, scale.b}) vec = vec && aligned16(p);
+  for (const float* p : {weight, bias, shift.a, shift.b, scale.a, scale.b, gate.a, gate.b}) vec = vec && aligned16(p);
+  if (y) vec = vec && ld_y % 4 == 0 && (reinterpret_cast<uintptr_t>(y) & 7u) == 0;
   const int threads = threads_for(vec ? dim / 4 : dim);
-  if (vec) {
-    layernorm_modulate_kernel<4><<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, out, dim, eps, weight,
-                                                                                      bias, shift, scale);
+  const unsigned grid = static_cast<unsigned>(rows);
+  if (y) {
+    require(ld_y >= dim, kOp, "residual row stride smaller than dim");
+    if (vec) {
+      layernorm_modulate_kernel<4, true><<<grid, threads, 0, stream>>>(x, out, dim, eps, weight, bias, shift, scale,
+                                                                      y, ld_y, gate);
+    } else {
+      layernorm_modulate_kernel<1, true><<<grid, threads, 0, stream>>>(x, out, dim, eps, weight, bias, shift, scale,
+                                                                      y, ld_y, gate);
+    }
+  } else if (vec) {
+    layernorm_modulate_kernel<4, false><<<grid, threads, 0, stream>>>(x, out, dim, eps, weight, bias, shift, scale,
+                                                                     nullptr, 0, TokenVec{});
   } else {
-    layernorm_modulate_kernel<1><<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, out, dim, eps, weight,
-                                                                                      bias, shift, scale);
+    layernorm_modulate_kernel<1, false><<<grid, threads, 0, stream>>>(x, out, dim, eps, weight, bias, shift, scale,
+                                                                     nullptr, 0, TokenVec{});
   }
   WAN22_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace
+
+void layernorm_modulate(const float* x, bf16* out, int64_t rows, int64_t dim, float eps, const float* weight,
+                        const float* bias, TokenVec shift, TokenVec scale, cudaStream_t stream) {
+  // x is only read on this path.
+  launch_layernorm(const_cast<float*>(x), out, rows, dim, eps, weight, bias, shift, scale, nullptr, 0, TokenVec{},
+                   stream);
+}
+
+void residual_layernorm_modulate(float* x, const bf16* y, int64_t ld_y, TokenVec gate, bf16* out, int64_t rows,
+                                 int64_t dim, float eps, const float* weight, const float* bias, TokenVec shift,
+                                 TokenVec scale, cudaStream_t stream) {
+  require(y != nullptr, "cuda::residual_layernorm_modulate", "null residual input");
+  launch_layernorm(x, out, rows, dim, eps, weight, bias, shift, scale, y, ld_y, gate, stream);
 }
 
 int64_t rope_table_size(int64_t grid_f, int64_t grid_h, int64_t grid_w, int head_dim) {
