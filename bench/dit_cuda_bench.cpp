@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -62,17 +63,18 @@ struct Size {
   int64_t width, height, frames;  // pixels
 };
 
-// The kernel driver's version line ("NVRM version: ... 580.159.04 ..."), or "" when unreadable.
+// The kernel driver's release ("580.159.04") from /proc/driver/nvidia/version, or "".
 std::string driver_release() {
   std::ifstream f("/proc/driver/nvidia/version");
-  std::string line;
-  if (!std::getline(f, line)) return "";
-  const auto k = line.find("Kernel Module");
-  if (k == std::string::npos) return line;
-  std::string rest = line.substr(k + 13);
-  const auto b = rest.find_first_not_of(" \t");
-  const auto e = rest.find_first_of(" \t", b);
-  return b == std::string::npos ? rest : rest.substr(b, e - b);
+  std::string tok;
+  while (f >> tok) {
+    // the first token of the form digits.digits[.digits]
+    if (!tok.empty() && std::isdigit(static_cast<unsigned char>(tok[0])) && tok.find('.') != std::string::npos &&
+        tok.find_first_not_of("0123456789.") == std::string::npos) {
+      return tok;
+    }
+  }
+  return "";
 }
 
 double gib(uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0); }
@@ -196,6 +198,49 @@ int main(int argc, char** argv) {
         }
       }
       metrics["attention_dit_layouts_720p"] = lay;
+    }
+
+    // ---- the memory-bound kernels at 720p (bytes counted once each) ----
+    {
+      const int64_t L = 27280, Dm = 3072;
+      Tensor x = Tensor::empty({L, Dm}, DType::kF32, Device::cuda(0));
+      Tensor y = Tensor::empty({L, Dm}, DType::kBF16, Device::cuda(0));
+      Tensor xn = Tensor::empty({L, Dm}, DType::kBF16, Device::cuda(0));
+      Tensor qkv = Tensor::empty({L, 3 * Dm}, DType::kBF16, Device::cuda(0));
+      Tensor vecs = Tensor::empty({4, Dm}, DType::kF32, Device::cuda(0));
+      cuda::fill_uniform_f32(static_cast<float*>(x.raw_data()), x.numel(), 31, -1.f, 1.f, st);
+      cuda::fill_uniform_bf16(static_cast<cuda::bf16*>(y.raw_data()), y.numel(), 32, -1.f, 1.f, st);
+      cuda::fill_uniform_bf16(static_cast<cuda::bf16*>(qkv.raw_data()), qkv.numel(), 33, -1.f, 1.f, st);
+      cuda::fill_uniform_f32(static_cast<float*>(vecs.raw_data()), vecs.numel(), 34, -0.1f, 0.1f, st);
+      const float* vp = static_cast<float*>(vecs.raw_data());
+      const int64_t F = 31, gh = 22, gw = 40;
+      std::vector<float2> tab(static_cast<size_t>(cuda::rope_table_size(F, gh, gw, 128)));
+      cuda::rope_table_fill(tab.data(), F, gh, gw, 128);
+      Tensor dtab = Tensor::empty({static_cast<int64_t>(tab.size()) * 2}, DType::kF32, Device::cuda(0));
+      WAN22_CUDA_CHECK(cudaMemcpy(dtab.raw_data(), tab.data(), tab.size() * sizeof(float2), cudaMemcpyHostToDevice));
+      cuda::RopeTable rope{reinterpret_cast<const float2*>(dtab.raw_data()), F, gh, gw, 128};
+      json mj;
+      const double s_ln = time_median(
+          [&] {
+            cuda::residual_layernorm_modulate(static_cast<float*>(x.raw_data()),
+                                              static_cast<cuda::bf16*>(y.raw_data()), Dm, cuda::TokenVec::same(vp),
+                                              static_cast<cuda::bf16*>(xn.raw_data()), L, Dm, 1e-6f, nullptr, nullptr,
+                                              cuda::TokenVec::same(vp + Dm), cuda::TokenVec::same(vp + 2 * Dm), st);
+          },
+          2, 7, st);
+      const double b_ln = static_cast<double>(L) * Dm * (4 + 2 + 4 + 2);
+      const double s_rms = time_median(
+          [&] {
+            auto* q = static_cast<cuda::bf16*>(qkv.raw_data());
+            cuda::rmsnorm_rope(q, 3 * Dm, q, 3 * Dm, L, Dm, vp + 3 * Dm, 1e-6f, rope, L, st);
+          },
+          2, 7, st);
+      const double b_rms = static_cast<double>(L) * Dm * (2 + 2);
+      std::printf("residual+LN+mod 27280x3072: %.3f ms, %.0f GB/s; q RMSNorm+RoPE: %.3f ms, %.0f GB/s\n", s_ln * 1e3,
+                  b_ln / s_ln / 1e9, s_rms * 1e3, b_rms / s_rms / 1e9);
+      mj["residual_layernorm_modulate"] = {{"ms", s_ln * 1e3}, {"gbs", b_ln / s_ln / 1e9}};
+      mj["rmsnorm_rope_q"] = {{"ms", s_rms * 1e3}, {"gbs", b_rms / s_rms / 1e9}};
+      metrics["norm_kernels_720p"] = mj;
     }
 
     // ---- the DiT's GEMMs at 720p through LtGemm (autotuned per shape) ----

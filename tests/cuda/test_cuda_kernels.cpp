@@ -114,6 +114,13 @@ TEST(CudaKernels, RmsNormRopeHeadDim128) {
   check_rmsnorm_rope(2, 67, 3, 128, 3, 4, 5, 3, 200);
 }
 
+TEST(CudaKernels, RmsNormRopeWarpPerRowWidths) {
+  REQUIRE_GPU();
+  // dim 3072 = the DiT's 24 x 128 (warp-per-row path), fused-QKV stride; dim 256 = 2 x 128
+  check_rmsnorm_rope(1, 45, 24, 128, 2, 4, 5, 3, 230);
+  check_rmsnorm_rope(2, 33, 2, 128, 2, 3, 5, 1, 240);
+}
+
 TEST(CudaKernels, RmsNormRopeOddHeadDim) {
   REQUIRE_GPU();
   // D = 12: 6 pairs split 2/2/2, scalar path; D = 40 -> 20 pairs (8/6/6)

@@ -213,6 +213,185 @@ __global__ void rmsnorm_rope_kernel(const bf16* __restrict__ x, int64_t ld_x, bf
   }
 }
 
+// ---- warp-per-row variants for the common widths: the row stays in registers (one read of x,
+// no block barriers). LayerNorm: dim = 128 * N (a float4 per lane per step); RMSNorm: dim = 256 * N
+// (8 bf16 per lane per step). Element index of step j, lane l: (j * 32 + l) * vector width.
+template <int N, bool kRes>
+__global__ void __launch_bounds__(128) layernorm_warp_kernel(float* x, bf16* __restrict__ out, int64_t rows,
+                                                             float eps, const float* __restrict__ weight,
+                                                             const float* __restrict__ bias, TokenVec shift,
+                                                             TokenVec scale, const bf16* __restrict__ y, int64_t ld_y,
+                                                             TokenVec gate) {
+  constexpr int kDim = 128 * N;
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  float* xr = x + row * kDim;
+  float v[N][4];
+#pragma unroll
+  for (int j = 0; j < N; ++j) load_f<4>(xr + (j * 32 + lane) * 4, v[j]);
+  if constexpr (kRes) {
+    const float* g = gate.a ? gate.at(row) : nullptr;
+    const bf16* yr = y + row * ld_y;
+#pragma unroll
+    for (int j = 0; j < N; ++j) {
+      const int c = (j * 32 + lane) * 4;
+      float fy[4];
+      load_bf<4>(yr + c, fy);
+      if (g) {
+        float fg[4];
+        load_f<4>(g + c, fg);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) v[j][e] += fg[e] * fy[e];
+      } else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e) v[j][e] += fy[e];
+      }
+      store_f<4>(xr + c, v[j]);
+    }
+  }
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < N; ++j) s += (v[j][0] + v[j][1]) + (v[j][2] + v[j][3]);
+  const float mean = detail::warp_sum(s) * (1.0f / kDim);
+  float s2 = 0.0f;
+#pragma unroll
+  for (int j = 0; j < N; ++j)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float d = v[j][e] - mean;
+      s2 += d * d;
+    }
+  const float rstd = rsqrtf(detail::warp_sum(s2) * (1.0f / kDim) + eps);
+  const float* sh = shift.a ? shift.at(row) : nullptr;
+  const float* sc = scale.a ? scale.at(row) : nullptr;
+  bf16* orow = out + row * kDim;
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    const int c = (j * 32 + lane) * 4;
+    float o[4], wv[4], bv[4], shv[4], scv[4];
+    if (weight) {
+      load_f<4>(weight + c, wv);
+      load_f<4>(bias + c, bv);
+    }
+    if (sc) {
+      load_f<4>(sh + c, shv);
+      load_f<4>(sc + c, scv);
+    }
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      float t = (v[j][e] - mean) * rstd;
+      if (weight) t = t * wv[e] + bv[e];
+      if (sc) t = t * (1.0f + scv[e]) + shv[e];
+      o[e] = t;
+    }
+    store_bf<4>(orow + c, o);
+  }
+}
+
+template <int N>
+__global__ void __launch_bounds__(128) rmsnorm_rope_warp_kernel(const bf16* x, int64_t ld_x, bf16* out,
+                                                                int64_t ld_out, int64_t rows,
+                                                                const float* __restrict__ weight, float eps,
+                                                                RopeGeom g, int64_t tokens_per_item) {
+  constexpr int kDim = 256 * N;
+  const int lane = threadIdx.x & 31;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (row >= rows) return;
+  const bf16* xr = x + row * ld_x;
+  float v[N][8];
+#pragma unroll
+  for (int j = 0; j < N; ++j) detail::bf16x8_to_f32(*reinterpret_cast<const detail::Bf16x8*>(xr + (j * 32 + lane) * 8), v[j]);
+  float s = 0.0f;
+#pragma unroll
+  for (int j = 0; j < N; ++j)
+#pragma unroll
+    for (int e = 0; e < 8; ++e) s += v[j][e] * v[j][e];
+  const float rms = rsqrtf(detail::warp_sum(s) * (1.0f / kDim) + eps);
+  const int64_t l = row % tokens_per_item;
+  const bool rotate = g.table != nullptr && l < g.grid_f * g.grid_h * g.grid_w;
+  int64_t fi = 0, hi = 0, wi = 0;
+  if (rotate) {
+    fi = l / (g.grid_h * g.grid_w);
+    hi = (l / g.grid_w) % g.grid_h;
+    wi = l % g.grid_w;
+  }
+  const float2* tf = rotate ? g.table + fi * g.cf : nullptr;
+  const float2* th = rotate ? g.table + g.off_h + hi * g.ch : nullptr;
+  const float2* tw = rotate ? g.table + g.off_w + wi * g.ch : nullptr;
+  bf16* orow = out + row * ld_out;
+#pragma unroll
+  for (int j = 0; j < N; ++j) {
+    const int c = (j * 32 + lane) * 8;
+#pragma unroll
+    for (int p = 0; p < 4; ++p) {
+      float a = v[j][2 * p] * rms, b = v[j][2 * p + 1] * rms;
+      if (weight) {
+        a *= weight[c + 2 * p];
+        b *= weight[c + 2 * p + 1];
+      }
+      if (rotate) {
+        const int pj = (c / 2 + p) % g.half;
+        const float2 cs = pj < g.cf ? tf[pj] : (pj < g.cf + g.ch ? th[pj - g.cf] : tw[pj - g.cf - g.ch]);
+        const float ra = a * cs.x - b * cs.y;
+        const float rb = a * cs.y + b * cs.x;
+        a = ra, b = rb;
+      }
+      v[j][2 * p] = a, v[j][2 * p + 1] = b;
+    }
+    *reinterpret_cast<detail::Bf16x8*>(orow + c) = detail::f32_to_bf16x8(v[j]);
+  }
+}
+
+template <bool kRes>
+bool try_layernorm_warp(float* x, bf16* out, int64_t rows, int64_t dim, float eps, const float* weight,
+                        const float* bias, TokenVec shift, TokenVec scale, const bf16* y, int64_t ld_y, TokenVec gate,
+                        cudaStream_t stream) {
+  if (dim % 128 != 0) return false;
+  const unsigned grid = static_cast<unsigned>((rows + 3) / 4);  // 4 rows (warps) per block
+#define WAN22_LN_CASE(n)                                                                                        \
+  case n:                                                                                                       \
+    layernorm_warp_kernel<n, kRes><<<grid, 128, 0, stream>>>(x, out, rows, eps, weight, bias, shift, scale, y, \
+                                                             ld_y, gate);                                     \
+    return true;
+  switch (dim / 128) {
+    WAN22_LN_CASE(2)
+    WAN22_LN_CASE(4)
+    WAN22_LN_CASE(8)
+    WAN22_LN_CASE(12)
+    WAN22_LN_CASE(16)
+    WAN22_LN_CASE(24)
+    WAN22_LN_CASE(32)
+    WAN22_LN_CASE(40)
+    default:
+      return false;
+  }
+#undef WAN22_LN_CASE
+}
+
+bool try_rmsnorm_warp(const bf16* x, int64_t ld_x, bf16* out, int64_t ld_out, int64_t rows, int64_t dim,
+                      const float* weight, float eps, const RopeGeom& g, int64_t tokens_per_item, cudaStream_t stream) {
+  if (dim % 256 != 0) return false;
+  const unsigned grid = static_cast<unsigned>((rows + 3) / 4);  // 4 rows (warps) per block
+#define WAN22_RMS_CASE(n)                                                                                   \
+  case n:                                                                                                   \
+    rmsnorm_rope_warp_kernel<n><<<grid, 128, 0, stream>>>(x, ld_x, out, ld_out, rows, weight, eps, g,       \
+                                                          tokens_per_item);                                 \
+    return true;
+  switch (dim / 256) {
+    WAN22_RMS_CASE(1)
+    WAN22_RMS_CASE(2)
+    WAN22_RMS_CASE(4)
+    WAN22_RMS_CASE(8)
+    WAN22_RMS_CASE(12)
+    WAN22_RMS_CASE(16)
+    WAN22_RMS_CASE(20)
+    default:
+      return false;
+  }
+#undef WAN22_RMS_CASE
+}
+
 int threads_for(int64_t vectors) {
   int64_t t = ((vectors + 31) / 32) * 32;
   if (t < 32) t = 32;
@@ -236,6 +415,15 @@ void launch_layernorm(float* x, bf16* out, int64_t rows, int64_t dim, float eps,
   bool vec = dim % 4 == 0 && aligned16(x) && (reinterpret_cast<uintptr_t>(out) & 7u) == 0;
   for (const float* p : {weight, bias, shift.a, shift.b, scale.a, scale.b, gate.a, gate.b}) vec = vec && aligned16(p);
   if (y) vec = vec && ld_y % 4 == 0 && (reinterpret_cast<uintptr_t>(y) & 7u) == 0;
+  if (vec && y && try_layernorm_warp<true>(x, out, rows, dim, eps, weight, bias, shift, scale, y, ld_y, gate, stream)) {
+    WAN22_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  if (vec && !y &&
+      try_layernorm_warp<false>(x, out, rows, dim, eps, weight, bias, shift, scale, nullptr, 0, TokenVec{}, stream)) {
+    WAN22_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const int threads = threads_for(vec ? dim / 4 : dim);
   const unsigned grid = static_cast<unsigned>(rows);
   if (y) {
@@ -320,6 +508,10 @@ void rmsnorm_rope(const bf16* x, int64_t ld_x, bf16* out, int64_t ld_out, int64_
   if (rows == 0) return;
   const bool vec = dim % 8 == 0 && ld_x % 8 == 0 && ld_out % 8 == 0 && aligned16(x) && aligned16(out) &&
                    (rope.table == nullptr || (rope.head_dim / 2) % 4 == 0);
+  if (vec && try_rmsnorm_warp(x, ld_x, out, ld_out, rows, dim, weight, eps, g, tokens_per_item, stream)) {
+    WAN22_CUDA_CHECK_LAUNCH();
+    return;
+  }
   const int threads = threads_for(vec ? dim / 8 : dim / 2);
   if (vec) {
     rmsnorm_rope_kernel<4><<<static_cast<unsigned>(rows), threads, 0, stream>>>(x, ld_x, out, ld_out, dim, weight,
