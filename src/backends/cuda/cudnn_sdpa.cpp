@@ -5,8 +5,11 @@
 //   (plus the log-sum-exp stats, virtual) -> P (bf16, virtual) -> O = P V.
 #include "backends/cuda/cudnn_sdpa.h"
 
+#if __has_include(<cudnn.h>)
+#define WAN22_HAVE_CUDNN_HEADER 1
 #include <cudnn.h>
 #include <dlfcn.h>
+#endif
 
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +21,7 @@
 
 namespace wan22::cuda {
 
+#ifdef WAN22_HAVE_CUDNN_HEADER
 namespace {
 
 struct Api {
@@ -434,5 +438,20 @@ void CudnnSdpa::run(const FlashParams& p, cudaStream_t stream) {
   execute(plan.plan, p, scale, workspace_);
   last_note_ = plan.engine_note;
 }
+
+#else  // built without cudnn.h: the wrapper exists and reports why it is unavailable
+
+struct CudnnSdpa::Plan {};
+CudnnSdpa::CudnnSdpa() { reason_ = "built without cudnn.h"; }
+CudnnSdpa::~CudnnSdpa() = default;
+CudnnSdpa::Plan& CudnnSdpa::plan_for(const FlashParams&, cudaStream_t) {
+  throw Error(ErrorCode::kUnsupported, reason_);
+}
+void CudnnSdpa::execute(void*, const FlashParams&, float, void*) { throw Error(ErrorCode::kUnsupported, reason_); }
+void CudnnSdpa::ensure_workspace(size_t) {}
+void CudnnSdpa::run(const FlashParams&, cudaStream_t) {
+  throw Error(ErrorCode::kUnsupported, "cuDNN SDPA unavailable: " + reason_);
+}
+#endif
 
 }  // namespace wan22::cuda
