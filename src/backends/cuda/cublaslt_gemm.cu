@@ -59,15 +59,53 @@ void LtGemm::linear_bf16(const void* x, const void* w, const void* bias, void* y
     WAN22_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
     WAN22_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace_bytes_, sizeof(workspace_bytes_)));
-    cublasLtMatmulHeuristicResult_t res{};
+    cublasLtMatmulHeuristicResult_t res[kCandidates] = {};
     int found = 0;
-    WAN22_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(handle_, p.op, p.a, p.b, p.c, p.c, pref, 1, &res, &found));
+    WAN22_CUBLAS_CHECK(
+        cublasLtMatmulAlgoGetHeuristic(handle_, p.op, p.a, p.b, p.c, p.c, pref, kCandidates, res, &found));
     cublasLtMatmulPreferenceDestroy(pref);
     if (found == 0) {
       throw Error(ErrorCode::kUnsupported, "cuBLASLt: no algorithm for bf16 GEMM " + std::to_string(m) + "x" +
                                                std::to_string(n) + "x" + std::to_string(k));
     }
-    p.algo = res.algo;
+    int best = 0;
+    if (autotune_ && found > 1) {
+      // Time every candidate on this call's operands: 1 warm-up + 3 timed runs each.
+      if (ep != Epilogue::kNone) {
+        WAN22_CUBLAS_CHECK(
+            cublasLtMatmulDescSetAttribute(p.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+      }
+      cudaEvent_t e0, e1;
+      WAN22_CUDA_CHECK(cudaEventCreate(&e0));
+      WAN22_CUDA_CHECK(cudaEventCreate(&e1));
+      const float one = 1.0f, zero = 0.0f;
+      float best_ms = 0.0f;
+      bool have = false;
+      for (int i = 0; i < found; ++i) {
+        if (res[i].state != CUBLAS_STATUS_SUCCESS || res[i].workspaceSize > workspace_bytes_) continue;
+        if (cublasLtMatmul(handle_, p.op, &one, w, p.a, x, p.b, &zero, y, p.c, y, p.c, &res[i].algo, workspace_,
+                           workspace_bytes_, stream) != CUBLAS_STATUS_SUCCESS) {
+          continue;
+        }
+        WAN22_CUDA_CHECK(cudaEventRecord(e0, stream));
+        for (int r = 0; r < 3; ++r) {
+          WAN22_CUBLAS_CHECK(cublasLtMatmul(handle_, p.op, &one, w, p.a, x, p.b, &zero, y, p.c, y, p.c, &res[i].algo,
+                                            workspace_, workspace_bytes_, stream));
+        }
+        WAN22_CUDA_CHECK(cudaEventRecord(e1, stream));
+        WAN22_CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms = 0.0f;
+        WAN22_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        if (!have || ms < best_ms) {
+          best_ms = ms;
+          best = i;
+          have = true;
+        }
+      }
+      cudaEventDestroy(e0);
+      cudaEventDestroy(e1);
+    }
+    p.algo = res[best].algo;
     it = plans_.emplace(key, p).first;
   }
   Plan& p = it->second;
