@@ -89,12 +89,16 @@ void linear(const float* x, int64_t M, int64_t K, const void* w, DType wdt, int6
             const float* bias, float* y) {
   if (M <= 0 || N <= 0) return;
   const int nt = pool_threads();
-  const int64_t nb = weight_block_rows(K);
-  const int64_t nblocks = (N + nb - 1) / nb;
+  // Blocks of at most weight_block_rows(K) output features, their count a multiple of the thread
+  // count so every thread gets the same share.
+  int64_t nblocks = (N + weight_block_rows(K) - 1) / weight_block_rows(K);
+  nblocks = (nblocks + nt - 1) / nt * nt;
+  const int64_t nb = (N + nblocks - 1) / nblocks;
+  nblocks = (N + nb - 1) / nb;
   const size_t wes = dtype_size(wdt);
   const char* wbytes = static_cast<const char*>(w);
 
-  if (nblocks >= nt) {
+  if (nblocks >= nt && nb >= 16) {
     // Split over blocks of output features; each block's weights are converted once.
     parallel_for(0, nblocks, 1, [&](int64_t bb, int64_t be) {
       std::vector<float> buf;
@@ -134,7 +138,7 @@ void matmul_batched(const float* a, const float* b, float* c, const std::vector<
   const int64_t batch = static_cast<int64_t>(a_off.size());
   if (batch == 0 || M == 0 || N == 0) return;
   const int nt = pool_threads();
-  if (batch >= nt) {
+  if (batch % nt == 0 || batch >= 4 * nt) {
     parallel_for(0, batch, 1, [&](int64_t ib, int64_t ie) {
       for (int64_t i = ib; i < ie; ++i)
         sgemm(false, false, M, N, K, 1.f, a + a_off[i], K, b + b_off[i], N, 0.f, c + i * M * N, N);
