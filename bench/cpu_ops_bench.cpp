@@ -35,7 +35,7 @@ void BM_Linear(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(ops::linear(x, w, &b));
   flops(st, 2.0 * M * K * N);
 }
-BENCHMARK(BM_Linear)->Args({1024, 3072, 3072, 0})->Args({1024, 3072, 3072, 1})->Args({16, 3072, 18432, 1})
+BENCHMARK(BM_Linear)->Args({1024, 3072, 3072, 0})->Args({1024, 3072, 3072, 1})->Args({2, 3072, 18432, 1})->Args({16, 3072, 18432, 1})->Args({32, 3072, 18432, 1})
     ->Args({512, 4096, 10240, 1})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Attention(benchmark::State& st) {
