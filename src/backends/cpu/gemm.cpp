@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -131,6 +132,11 @@ void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float al
     for (int64_t i = 0; i < M; ++i)
       for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == 0.f ? 0.f : beta * C[i * ldc + j];
     return;
+  }
+  constexpr int64_t kMax = std::numeric_limits<blasint>::max();
+  if (M > kMax || N > kMax || K > kMax || lda > kMax || ldb > kMax || ldc > kMax) {
+    throw Error(ErrorCode::kUnsupported, "sgemm: dimension exceeds the BLAS integer range (M " + std::to_string(M) +
+                                             ", N " + std::to_string(N) + ", K " + std::to_string(K) + ")");
   }
   init_blas_threads();
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
