@@ -1,5 +1,6 @@
 #include "config/jsonc.h"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -42,6 +43,7 @@ class Builder : public nlohmann::json_sax<Json> {
   bool string(string_t& v) override { return put(Json(v)); }
   bool binary(binary_t&) override { return put(Json(nullptr)); }
   bool start_object(std::size_t) override {
+    if (!enter()) return false;
     stack_.push_back({Json::object(), child_path(), {}});
     return true;
   }
@@ -51,20 +53,19 @@ class Builder : public nlohmann::json_sax<Json> {
   }
   bool end_object() override { return finish(); }
   bool start_array(std::size_t) override {
+    if (!enter()) return false;
     stack_.push_back({Json::array(), child_path(), {}});
     return true;
   }
   bool end_array() override { return finish(); }
-  bool parse_error(std::size_t position, const std::string& last_token,
+  bool parse_error(std::size_t position, const std::string&,
                    const nlohmann::detail::exception& ex) override {
     std::string msg = ex.what();
-    // Locate the offending token's first character (the end, for "unexpected end of input"),
-    // as a 1-based line and column.
-    size_t at = position == 0 ? 0 : std::min(position - 1, text_.size());
-    if (msg.find("end of input") == std::string::npos && msg.find("last read") == std::string::npos &&
-        !last_token.empty() && last_token.size() <= position &&
-        last_token.find_first_of("\n/") == std::string::npos)
-      at = position - last_token.size();
+    // Locate the first character of the offending token (the end, for "unexpected end of input"
+    // and invalid tokens), as a 1-based line and column.
+    size_t at = position == 0 ? 0 : std::min(position - 1, text_.size() - (text_.empty() ? 0 : 1));
+    if (!text_.empty() && msg.find("end of input") == std::string::npos && msg.find("last read") == std::string::npos)
+      at = token_start(at);
     size_t line = 1, col = 1;
     for (size_t i = 0; i < at && i < text_.size(); ++i) {
       if (text_[i] == '\n') {
@@ -90,6 +91,34 @@ class Builder : public nlohmann::json_sax<Json> {
   std::string error_;
 
  private:
+  // The start of the token whose last character is at `end`: a string literal, a number or
+  // literal word, or the single character itself.
+  size_t token_start(size_t end) const {
+    if (text_[end] == '"') {
+      for (size_t i = end; i-- > 0;) {
+        if (text_[i] != '"') continue;
+        size_t backslashes = 0;
+        for (size_t j = i; j-- > 0 && text_[j] == '\\';) ++backslashes;
+        if (backslashes % 2 == 0) return i;
+      }
+      return end;
+    }
+    auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '+' || c == '-'; };
+    size_t i = end;
+    while (i > 0 && word(text_[i]) && word(text_[i - 1])) --i;
+    return i;
+  }
+
+  // Config documents are shallow; refusing deep nesting keeps every later step (merging, printing)
+  // free of deep recursion.
+  static constexpr size_t kMaxDepth = 32;
+  bool enter() {
+    if (stack_.size() < kMaxDepth) return true;
+    std::string o = origin_.rfind("file:", 0) == 0 ? origin_.substr(5) : origin_;
+    error_ = o + ": nesting deeper than " + std::to_string(kMaxDepth) + " levels at " + child_path();
+    return false;
+  }
+
   struct Frame {
     Json value;
     std::string path;

@@ -1,5 +1,6 @@
 #include "config/render.h"
 
+#include <cctype>
 #include <sstream>
 
 namespace wan22::config {
@@ -107,7 +108,9 @@ std::string reference_markdown() {
     for (const auto& a : section_aliases())
       if (a.canonical == sec.name) alias = " (alias: `" + a.alias + "`)";
     out << "### `" << sec.name << "`" << alias << " -- " << sec.title << "\n\n";
-    out << sec.description << (sec.from_guide ? "." : ". Engine section (not in the guide).") << "\n\n";
+    std::string desc = sec.description;
+    if (!desc.empty()) desc[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(desc[0])));
+    out << desc << (sec.from_guide ? "." : ". Engine section (not in the guide).") << "\n\n";
     out << "| key | type | default | allowed | status | what it does here |\n";
     out << "| --- | --- | --- | --- | --- | --- |\n";
     const std::string prefix = sec.name + ".";

@@ -159,9 +159,20 @@ struct Walker {
         std::string c = closest_name(name, names);
         out.problems.push_back({origin, written,
                                 "unknown key" + (c.empty() ? "" : " (did you mean \"" + c + "\"?)") + "; keys of " +
-                                    written_prefix + ": " + join(names)});
+                                    written_prefix + ": " + join(names) + elsewhere(name)});
       }
     }
+  }
+
+  // "; `name` is a key of a.b" when a key of that name exists in another section.
+  static std::string elsewhere(const std::string& name) {
+    std::vector<std::string> where;
+    for (const auto& k : schema()) {
+      size_t dot = k.path.rfind('.');
+      if (k.path.compare(dot + 1, std::string::npos, name) == 0) where.push_back(k.path.substr(0, dot));
+    }
+    if (where.empty()) return "";
+    return "; \"" + name + "\" is a key of " + join(where);
   }
 
   static std::string alias_note() {

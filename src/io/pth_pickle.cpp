@@ -113,6 +113,14 @@ void Unpickler::fail(const std::string& what) const {
   throw Error(ErrorCode::kCorruptData, where_ + ": byte " + std::to_string(pos_) + ": " + what);
 }
 
+std::vector<const StorageDesc*> Unpickler::storages() const {
+  std::vector<const StorageDesc*> out;
+  for (const Object& o : arena_) {
+    if (o.kind == Kind::kStorage) out.push_back(&o.storage);
+  }
+  return out;
+}
+
 Object* Unpickler::make(Kind k) {
   arena_.emplace_back();
   arena_.back().kind = k;

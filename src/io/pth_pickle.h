@@ -65,6 +65,8 @@ class Unpickler {
   // `where` names the file and entry in messages. Throws Error(kCorruptData) on malformed input
   // (with the byte offset), Error(kUnsupported) on valid pickles we cannot represent.
   const Object* run(const uint8_t* data, size_t size, const std::string& where);
+  // Every storage the pickle declared (also after a failed run); for the fuzzer's harness.
+  std::vector<const StorageDesc*> storages() const;
 
  private:
   Object* make(Kind k);

@@ -68,26 +68,34 @@ void pad_rgb(const Image& in, int W, int H, std::vector<uint8_t>& out) {
   }
 }
 
+// Owns an output AVFormatContext (and its open AVIOContext) so that a constructor that throws
+// half-way still releases it.
+struct OutputContext {
+  AVFormatContext* oc = nullptr;
+  OutputContext() = default;
+  OutputContext(const OutputContext&) = delete;
+  OutputContext& operator=(const OutputContext&) = delete;
+  ~OutputContext() {
+    if (oc == nullptr) return;
+    if (oc->pb != nullptr) avio_closep(&oc->pb);
+    avformat_free_context(oc);
+  }
+};
+
 class Encoder {
  public:
   Encoder(const std::string& final_path, const std::string& temp_path, VideoFormat format,
           int width, int height, const VideoWriteOptions& opt)
       : final_path_(final_path), temp_path_(temp_path), width_(width), height_(height), opt_(opt) {
     const char* muxer = format == VideoFormat::kMp4 ? "mp4" : "webm";
-    int rc = avformat_alloc_output_context2(&oc_, nullptr, muxer, temp_path.c_str());
+    int rc = avformat_alloc_output_context2(&out_.oc, nullptr, muxer, temp_path.c_str());
+    oc_ = out_.oc;
     if (rc < 0 || oc_ == nullptr) {
       throw_error(ErrorCode::kInternal, std::string("cannot create the ") + muxer +
                                             " muxer: " + av_error_text(rc));
     }
     open_encoder(format);
     open_output(format);
-  }
-
-  ~Encoder() {
-    if (oc_ != nullptr) {
-      if (oc_->pb != nullptr) avio_closep(&oc_->pb);
-      avformat_free_context(oc_);
-    }
   }
 
   const std::string& codec_name() const { return codec_name_; }
@@ -271,6 +279,7 @@ class Encoder {
   std::string final_path_, temp_path_;
   int width_, height_;
   const VideoWriteOptions& opt_;
+  OutputContext out_;             // owns oc_
   AVFormatContext* oc_ = nullptr;
   AVStream* stream_ = nullptr;
   CodecContextPtr ctx_;

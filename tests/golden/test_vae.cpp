@@ -109,6 +109,25 @@ TEST(VaeGolden, diffusers_vae_roundtrip) {
   EXPECT_LE(test::rel_err(vae.denormalize_latent(normalized), latent_ref), 1e-6);
 }
 
+// The VAE steps of the pipeline fixtures: the final latent decodes to video_raw (unbatched
+// [z, T, h, w] -> [3, F, H, W]); in image-to-video the image encodes to image_latent.
+void run_pipeline_vae(const std::string& case_name) {
+  const std::string dir = test::golden_dir();
+  WanVae vae = WanVae::open(dir + "/vae.safetensors", dir + "/vae_config.json");
+  io::WeightStore fx = io::WeightStore::open(dir + "/" + case_name + ".safetensors");
+  int last = -1;
+  while (fx.contains("latent_" + std::to_string(last + 1))) ++last;
+  ASSERT_GE(last, 0) << case_name << ": no latent_i tensors";
+  const Tensor final_latent = fx.get_f32("latent_" + std::to_string(last));
+  expect_close("video_raw", vae.decode(final_latent), fx.get_f32("video_raw"));
+  expect_close("video", vae.decode_clamped(final_latent), fx.get_f32("video"));
+  if (fx.contains("image")) expect_close("image_latent", vae.encode(fx.get_f32("image")), fx.get_f32("image_latent"));
+}
+
+TEST(VaeGolden, vae_in_pipeline_t2v) { run_pipeline_vae("pipeline_t2v"); }
+
+TEST(VaeGolden, vae_in_pipeline_i2v) { run_pipeline_vae("pipeline_i2v"); }
+
 // The weight list the loaders expect equals what the official modules saved, and the config read
 // from the weights alone equals the JSON config (what the config-less official .pth relies on).
 void check_spec_and_inferred_config(const std::string& stem) {

@@ -13,6 +13,7 @@
 #include "core/status.h"
 #include "io/mapped_file.h"
 #include "io/pth_zip.h"
+#include "../../fuzz/fuzz_io.h"
 
 namespace wan22::test {
 
@@ -44,32 +45,7 @@ inline void put64(Bytes* b, uint64_t v) {
 }
 
 // A zip archive of stored entries (no alignment, no zip64), in the given order.
-inline Bytes make_zip(const std::vector<std::pair<std::string, Bytes>>& entries) {
-  Bytes out, central;
-  for (const auto& [name, data] : entries) {
-    const uint32_t crc = io::crc32_update(0, data.data(), data.size());
-    const uint32_t offset = static_cast<uint32_t>(out.size());
-    put32(&out, 0x04034b50);
-    put16(&out, 20); put16(&out, 0); put16(&out, 0); put16(&out, 0); put16(&out, 0);
-    put32(&out, crc); put32(&out, static_cast<uint32_t>(data.size())); put32(&out, static_cast<uint32_t>(data.size()));
-    put16(&out, static_cast<uint32_t>(name.size())); put16(&out, 0);
-    out.insert(out.end(), name.begin(), name.end());
-    out.insert(out.end(), data.begin(), data.end());
-    put32(&central, 0x02014b50);
-    put16(&central, 20); put16(&central, 20); put16(&central, 0); put16(&central, 0); put16(&central, 0); put16(&central, 0);
-    put32(&central, crc); put32(&central, static_cast<uint32_t>(data.size())); put32(&central, static_cast<uint32_t>(data.size()));
-    put16(&central, static_cast<uint32_t>(name.size())); put16(&central, 0); put16(&central, 0);
-    put16(&central, 0); put16(&central, 0); put32(&central, 0); put32(&central, offset);
-    central.insert(central.end(), name.begin(), name.end());
-  }
-  const uint32_t cd_offset = static_cast<uint32_t>(out.size());
-  out.insert(out.end(), central.begin(), central.end());
-  put32(&out, 0x06054b50);
-  put16(&out, 0); put16(&out, 0);
-  put16(&out, static_cast<uint32_t>(entries.size())); put16(&out, static_cast<uint32_t>(entries.size()));
-  put32(&out, static_cast<uint32_t>(central.size())); put32(&out, cd_offset); put16(&out, 0);
-  return out;
-}
+inline Bytes make_zip(const std::vector<std::pair<std::string, Bytes>>& entries) { return fuzz::make_stored_zip(entries); }
 
 // Runs f, expects Error with `code` whose message holds every string of `needles` and is one
 // line. Returns the message.

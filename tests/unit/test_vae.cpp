@@ -115,6 +115,20 @@ TEST_P(TinyVae, ShapesAndCausalChunking) {
   ASSERT_EQ(x2.dim(2), 5);
   EXPECT_EQ(test::max_abs_diff(x2, x.slice(2, 0, 5).contiguous()), 0.0);
 
+  // the cache carries information across chunks: changing a frame of chunk 1 (frames 1..4)
+  // changes the latent of chunk 2 (frames 5..8); changing latent frame 1 changes the frames
+  // decoded from latent frame 2
+  Tensor video2 = video.clone();
+  video2.data<float>()[4 * video.dim(3) * video.dim(4)] += 0.5f;  // channel 0, frame 4, pixel 0
+  const Tensor z_pert = vae.encode(video2);
+  EXPECT_EQ(test::max_abs_diff(z_pert.slice(2, 0, 1).contiguous(), z.slice(2, 0, 1).contiguous()), 0.0);
+  EXPECT_GT(test::max_abs_diff(z_pert.slice(2, 2, 3).contiguous(), z.slice(2, 2, 3).contiguous()), 0.0);
+  Tensor z2 = z.clone();
+  z2.data<float>()[1 * z.dim(3) * z.dim(4)] += 0.5f;  // channel 0, latent frame 1, pixel 0
+  const Tensor x_pert = vae.decode(z2);
+  EXPECT_EQ(test::max_abs_diff(x_pert.slice(2, 0, 1).contiguous(), x.slice(2, 0, 1).contiguous()), 0.0);
+  EXPECT_GT(test::max_abs_diff(x_pert.slice(2, 5, 9).contiguous(), x.slice(2, 5, 9).contiguous()), 0.0);
+
   // streaming: 1 frame, then temporal_stride frames per latent frame; same values
   std::vector<Tensor> chunks;
   vae.decode_stream(z, [&](const Tensor& f) { chunks.push_back(f.clone()); });
