@@ -212,6 +212,7 @@ Tensor PthFile::load(const TensorInfo& request) const {
   if (st.entry->stored()) {
     base = zip_->stored_data(*st.entry);
     keep = file_;
+    file_->advise_willneed(static_cast<size_t>(base - file_->data()), st.nbytes);  // read-ahead
   } else {
     std::lock_guard<std::mutex> lock(mu_);
     auto buf = st.inflated.lock();

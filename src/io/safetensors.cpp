@@ -168,6 +168,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<MappedFi
 
 Tensor SafetensorsFile::load(const TensorInfo& info) const {
   const uint8_t* p = file_->data() + data_start_ + info.byte_offset;
+  file_->advise_willneed(data_start_ + info.byte_offset, info.nbytes);  // read-ahead
   // The mapping outlives the tensor through the keep-alive. Data in the mapping may be unaligned
   // for its dtype; copy in that case so kernels can use aligned loads.
   if (reinterpret_cast<uintptr_t>(p) % dtype_size(info.dtype) != 0) {

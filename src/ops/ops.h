@@ -40,6 +40,7 @@ struct AttentionOptions {
   float scale = 0.0f;          // 0 -> 1/sqrt(head_dim); T5 uses 1.0
   const Tensor* bias = nullptr;  // additive [Bb, H, Lq, Lk] with Bb in {1, B} (T5 position bias)
   // Valid key length per batch item (keys at >= k_len are masked out); empty = all valid.
+  // A k_len of 0 gives zeros for that batch item.
   std::vector<int64_t> k_lens;
   int head_slice = 0;          // process this many heads at a time (0 = all)
 };

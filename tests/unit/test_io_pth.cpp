@@ -123,10 +123,14 @@ struct Pkl {
   // _rebuild_tensor_v2(('storage', torch.<type>, key, 'cpu', numel), offset, size, stride, False, OrderedDict())
   Pkl& tensor(const std::string& type, const std::string& key, int64_t numel, int64_t offset,
               const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
-    global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global("torch", type).str(key).str("cpu");
+    global("torch._utils", "_rebuild_tensor_v2");
+    return tensor_args(type, key, numel, offset, size, stride).op("R");
+  }
+  Pkl& tensor_args(const std::string& type, const std::string& key, int64_t numel, int64_t offset,
+                   const std::vector<int64_t>& size, const std::vector<int64_t>& stride) {
+    op("((").str("storage").global("torch", type).str(key).str("cpu");
     i64(numel).op("tQ");
-    i64(offset).ints(size).ints(stride).op("\x89").global("collections", "OrderedDict").op(")R").op("tR");
-    return *this;
+    return i64(offset).ints(size).ints(stride).op("\x89").global("collections", "OrderedDict").op(")R").op("t");
   }
   Pkl& dict_start() { return op("}("); }
   Pkl& dict_end() { return op("u."); }
@@ -239,6 +243,23 @@ TEST(IoPthCorrupt, UnsupportedButValid) {
   expect_unsupported(pth_with(Pkl().global("torch._utils", "_rebuild_qtensor").op(")R.")), {"_rebuild_qtensor"});
   // Integers wider than 64 bits.
   expect_unsupported(pth_with(Pkl().op("\x8a\x09").op(std::string(8, '\0')).op("\x01.")), {"wider than 64 bits"});
+}
+
+TEST(IoPthCorrupt, TensorSubclassThroughRebuildFromType) {
+  // torch._tensor._rebuild_from_type_v2(_rebuild_tensor_v2, Parameter, (args...), {}) -> the tensor.
+  Pkl p;
+  p.dict_start().str("w").global("torch._tensor", "_rebuild_from_type_v2").op("(");
+  p.global("torch._utils", "_rebuild_tensor_v2").global("torch.nn.parameter", "Parameter");
+  p.tensor_args("HalfStorage", "0", 8, 2, {2, 3}, {3, 1}).op("}tR").dict_end();
+  auto pf = parse(pth_with(p));
+  ASSERT_EQ(pf->tensors().size(), 1u);
+  EXPECT_EQ(pf->tensors()[0].dtype, DType::kF16);
+  EXPECT_EQ(pf->tensors()[0].shape, (Shape{2, 3}));
+  EXPECT_EQ(pf->tensors()[0].byte_offset, 4u);
+  // With a wrong arity it is corrupt.
+  Pkl q;
+  q.dict_start().str("w").global("torch._tensor", "_rebuild_from_type_v2").op("(K\x01tR").dict_end();
+  expect_corrupt(pth_with(q), {"_rebuild_from_type_v2", "1 arguments"});
 }
 
 TEST(IoPthCorrupt, UnknownGlobalsOutsideTensorsAreSkipped) {

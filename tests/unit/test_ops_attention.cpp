@@ -106,3 +106,31 @@ TEST(OpsAttention, BadShapesThrow) {
   opt2.bias = &bad_bias;
   EXPECT_THROW(ops::attention(q, k, v, opt2), Error);
 }
+
+TEST(OpsAttention, T5MaskAsFinfoMinBiasEqualsKLens) {
+  // T5 masks padded keys by adding finfo(f32).min to the position bias; that must equal k_lens.
+  Tensor q = rnd({2, 6, 2, 8}, 16), k = rnd({2, 10, 2, 8}, 17), v = rnd({2, 10, 2, 8}, 18);
+  Tensor pos = rnd({1, 2, 6, 10}, 19, -2.f, 2.f);
+  const std::vector<int64_t> lens = {10, 4};
+  Tensor masked = Tensor::empty({2, 2, 6, 10});
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 0; i < 2 * 6 * 10; ++i)
+      masked.data<float>()[b * 120 + i] = pos.data<float>()[i] + ((i % 10) >= lens[b] ? -3.4028234663852886e38f : 0.f);
+  ops::AttentionOptions a, b;
+  a.scale = b.scale = 1.0f;
+  a.bias = &masked;
+  b.bias = &pos;
+  b.k_lens = lens;
+  Tensor oa = ops::attention(q, k, v, a), ob = ops::attention(q, k, v, b);
+  EXPECT_LE(rel_err(oa, ob), 1e-6);
+  EXPECT_REL_CLOSE(ob, ref_attention(q, k, v, 1.0, &pos, lens), 1e-5);
+}
+
+TEST(OpsAttention, ZeroKeyLengthGivesZeros) {
+  Tensor q = rnd({2, 3, 1, 4}, 20), k = rnd({2, 5, 1, 4}, 21), v = rnd({2, 5, 1, 4}, 22);
+  ops::AttentionOptions opt;
+  opt.k_lens = {0, 5};
+  Tensor o = ops::attention(q, k, v, opt);
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(o.item_f32(i), 0.f);
+  EXPECT_REL_CLOSE(o.narrow(0, 1, 1), ref_attention(q.narrow(0, 1, 1), k.narrow(0, 1, 1), v.narrow(0, 1, 1), 0.5, nullptr, {}), 1e-5);
+}

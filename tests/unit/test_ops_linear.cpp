@@ -44,12 +44,25 @@ TEST(OpsLinear, LowPrecisionWeights) {
 }
 
 TEST(OpsLinear, BlockedWeightPathManyOutputs) {
-  // K large enough that the weight is converted in several row blocks across threads.
-  Tensor x = rnd({6, 2051}, 7), w = rnd({1000, 2051}, 8).to(DType::kBF16), b = rnd({1000}, 9);
+  // K large enough that the weight is converted in several row blocks across threads (M > 8, so
+  // the sgemm path).
+  Tensor x = rnd({13, 2051}, 7), w = rnd({1000, 2051}, 8).to(DType::kBF16), b = rnd({1000}, 9);
   Tensor y = ops::linear(x, w, &b);
   EXPECT_REL_CLOSE(y, ref_linear(x, w, &b), 1e-5);
   Tensor wf = rnd({1000, 2051}, 10);
   EXPECT_REL_CLOSE(ops::linear(x, wf), ref_linear(x, wf, nullptr), 1e-5);
+}
+
+TEST(OpsLinear, SmallBatchDotPathAndCrossover) {
+  // M <= 8 rows use per-row dot products; 9 rows use sgemm. Odd K exercises the vector tails.
+  for (int64_t M : {1, 2, 8, 9}) {
+    Tensor x = rnd({M, 301}, 30 + M), b = rnd({67}, 40);
+    for (DType dt : {DType::kF32, DType::kBF16, DType::kF8E4M3}) {
+      Tensor w = rnd({67, 301}, 50).to(dt);
+      EXPECT_REL_CLOSE(ops::linear(x, w, &b), ref_linear(x, w, &b), 1e-5) << "M " << M << " " << dtype_name(dt);
+      EXPECT_REL_CLOSE(ops::linear(x, w), ref_linear(x, w, nullptr), 1e-5) << "M " << M << " " << dtype_name(dt);
+    }
+  }
 }
 
 TEST(OpsLinear, NonContiguousInputs) {

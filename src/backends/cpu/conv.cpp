@@ -90,14 +90,15 @@ void conv3d(const float* x, const float* w, const float* bias, float* y, const C
     });
     return;
   }
+  // Rows per task: within the im2col budget, and small enough for >= 8 tasks per thread (balance),
+  // but at least ~256 output columns per sgemm.
   const int64_t row_bytes = CK * p.Wo * static_cast<int64_t>(sizeof(float));
-  int64_t rows = std::max<int64_t>(1, kColsBytes / std::max<int64_t>(row_bytes, 1));
   const int64_t slices = p.N * p.To;
-  if (slices < nt) {
-    const int64_t split = (nt + slices - 1) / slices;  // blocks per slice needed to feed every thread
-    rows = std::min(rows, std::max<int64_t>(1, (p.Ho + split - 1) / split));
-  }
-  rows = std::min(rows, p.Ho);
+  const int64_t mem_rows = std::max<int64_t>(1, kColsBytes / std::max<int64_t>(row_bytes, 1));
+  const int64_t balance_rows = std::max<int64_t>(1, slices * p.Ho / (8 * nt));
+  const int64_t min_rows = (256 + p.Wo - 1) / p.Wo;
+  int64_t rows = std::min(mem_rows, std::max(min_rows, balance_rows));
+  rows = std::clamp<int64_t>(rows, 1, p.Ho);
   const int64_t blocks = (p.Ho + rows - 1) / rows;
   const int64_t in_batch = p.C * p.T * p.H * p.W;
   parallel_for(0, slices * blocks, 1, [&](int64_t tb, int64_t te) {

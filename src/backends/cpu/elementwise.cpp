@@ -19,9 +19,31 @@ void map_unary(const float* x, float* y, int64_t n, F f) {
   });
 }
 
+// Drops size-1 dims and merges neighbours that both operands walk linearly (out is contiguous),
+// so e.g. equal shapes become one flat loop and [N,C,T,H,W] + [C,1,1,1] becomes (N)(C)(T*H*W).
+void collapse_dims(std::vector<int64_t>& shape, std::vector<int64_t>& as, std::vector<int64_t>& bs) {
+  std::vector<int64_t> s2, a2, b2;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (!s2.empty() && a2.back() == as[d] * shape[d] && b2.back() == bs[d] * shape[d]) {
+      s2.back() *= shape[d];
+      a2.back() = as[d];
+      b2.back() = bs[d];
+    } else {
+      s2.push_back(shape[d]);
+      a2.push_back(as[d]);
+      b2.push_back(bs[d]);
+    }
+  }
+  shape.swap(s2);
+  as.swap(a2);
+  bs.swap(b2);
+}
+
 template <class F>
-void map_binary(const float* a, const std::vector<int64_t>& as, const float* b,
-                const std::vector<int64_t>& bs, float* out, const std::vector<int64_t>& shape, F f) {
+void map_binary(const float* a, std::vector<int64_t> as, const float* b, std::vector<int64_t> bs,
+                float* out, std::vector<int64_t> shape, F f) {
+  collapse_dims(shape, as, bs);
   const int nd = static_cast<int>(shape.size());
   int64_t total = 1;
   for (int64_t d : shape) total *= d;

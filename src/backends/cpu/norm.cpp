@@ -4,45 +4,14 @@
 #include <vector>
 
 #include "backends/cpu/cpu_kernels.h"
+#include "backends/cpu/vec_math.h"
 #include "core/thread_pool.h"
 
 namespace wan22::cpu {
 
 namespace {
-// Sum and sum of squares of n floats, double accumulation with 4 independent chains.
-inline void sums(const float* x, int64_t n, double* s1, double* s2) {
-  double a[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    for (int k = 0; k < 4; ++k) {
-      const double v = x[i + k];
-      a[k] += v;
-      q[k] += v * v;
-    }
-  }
-  for (; i < n; ++i) {
-    const double v = x[i];
-    a[0] += v;
-    q[0] += v * v;
-  }
-  *s1 = (a[0] + a[1]) + (a[2] + a[3]);
-  *s2 = (q[0] + q[1]) + (q[2] + q[3]);
-}
-
-inline double centered_sq(const float* x, int64_t n, double mean) {
-  double q[4] = {0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int k = 0; k < 4; ++k) {
-      const double d = x[i + k] - mean;
-      q[k] += d * d;
-    }
-  for (; i < n; ++i) {
-    const double d = x[i] - mean;
-    q[0] += d * d;
-  }
-  return (q[0] + q[1]) + (q[2] + q[3]);
-}
+inline void sums(const float* x, int64_t n, double* s1, double* s2) { vm::sums_d(x, n, s1, s2); }
+inline double centered_sq(const float* x, int64_t n, double mean) { return vm::centered_sumsq_d(x, n, mean); }
 
 int64_t row_grain(int64_t D) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)); }
 }  // namespace

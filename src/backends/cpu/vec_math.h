@@ -136,6 +136,62 @@ inline float exp_sub_sum(float* x, int64_t n, float ref) {
   return sum;
 }
 
+// Sum and sum of squares of n floats, accumulated in double.
+inline void sums_d(const float* x, int64_t n, double* s1, double* s2) {
+  int64_t i = 0;
+  double a = 0.0, q = 0.0;
+#ifdef WAN22_CPU_AVX2
+  __m256d va0 = _mm256_setzero_pd(), va1 = _mm256_setzero_pd();
+  __m256d vq0 = _mm256_setzero_pd(), vq1 = _mm256_setzero_pd();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    const __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+    va0 = _mm256_add_pd(va0, lo);
+    va1 = _mm256_add_pd(va1, hi);
+    vq0 = _mm256_fmadd_pd(lo, lo, vq0);
+    vq1 = _mm256_fmadd_pd(hi, hi, vq1);
+  }
+  alignas(32) double t[4], u[4];
+  _mm256_store_pd(t, _mm256_add_pd(va0, va1));
+  _mm256_store_pd(u, _mm256_add_pd(vq0, vq1));
+  a = (t[0] + t[1]) + (t[2] + t[3]);
+  q = (u[0] + u[1]) + (u[2] + u[3]);
+#endif
+  for (; i < n; ++i) {
+    const double v = x[i];
+    a += v;
+    q += v * v;
+  }
+  *s1 = a;
+  *s2 = q;
+}
+
+// Sum of (x[i] - mean)^2 in double.
+inline double centered_sumsq_d(const float* x, int64_t n, double mean) {
+  int64_t i = 0;
+  double q = 0.0;
+#ifdef WAN22_CPU_AVX2
+  const __m256d vm = _mm256_set1_pd(mean);
+  __m256d q0 = _mm256_setzero_pd(), q1 = _mm256_setzero_pd();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 v = _mm256_loadu_ps(x + i);
+    const __m256d lo = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vm);
+    const __m256d hi = _mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vm);
+    q0 = _mm256_fmadd_pd(lo, lo, q0);
+    q1 = _mm256_fmadd_pd(hi, hi, q1);
+  }
+  alignas(32) double t[4];
+  _mm256_store_pd(t, _mm256_add_pd(q0, q1));
+  q = (t[0] + t[1]) + (t[2] + t[3]);
+#endif
+  for (; i < n; ++i) {
+    const double d = x[i] - mean;
+    q += d * d;
+  }
+  return q;
+}
+
 // y[i] = f(x[i]) with an 8-wide vector functor vf and scalar functor sf for the tail.
 template <class VF, class SF>
 inline void map(const float* x, float* y, int64_t n, VF vf, SF sf) {
