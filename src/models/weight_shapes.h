@@ -1,4 +1,5 @@
-// The state-dict layout (official key names and shapes) of each model for a given configuration.
+// The state-dict layout (official key names and shapes) of the DiT and the UMT5 encoder for a
+// given configuration (the VAE has its own: models/vae/vae_weight_spec.h).
 // Used to synthesise random-weight models (the built-in demo model, `--random-weights` benches)
 // and to list every missing tensor of a checkpoint at once.
 #pragma once
@@ -27,14 +28,7 @@ struct T5Shape {
   bool shared_pos = false;
 };
 
-struct Vae22Shape {
-  int64_t dim = 160, dec_dim = 256, z_dim = 48, num_res_blocks = 2;
-  std::vector<int64_t> dim_mult = {1, 2, 4, 4};
-  std::vector<bool> temperal_downsample = {false, true, true};
-};
-
 WeightShapes dit_weight_shapes(const DitShape& c);
 WeightShapes t5_weight_shapes(const T5Shape& c);
-WeightShapes vae22_weight_shapes(const Vae22Shape& c);
 
 }  // namespace wan22::models

@@ -17,6 +17,8 @@
 #include "core/log.h"
 #include "core/status.h"
 #include "io/safetensors.h"
+#include "models/vae/vae_config.h"
+#include "models/vae/vae_weight_spec.h"
 #include "models/weight_shapes.h"
 
 namespace fs = std::filesystem;
@@ -39,11 +41,16 @@ models::DitShape demo_dit() {
   d.num_layers = 2;
   return d;
 }
-models::Vae22Shape demo_vae() {
-  models::Vae22Shape v;
+models::vae::VaeConfig demo_vae() {
+  models::vae::VaeConfig v;
+  v.version = models::vae::VaeVersion::kWan22;
   v.dim = 8;
   v.dec_dim = 8;
   v.z_dim = 16;
+  for (int i = 0; i < v.z_dim; ++i) {
+    v.latents_mean.push_back(0.05f * static_cast<float>((i % 5) - 2));
+    v.latents_std.push_back(0.8f + 0.05f * static_cast<float>(i % 7));
+  }
   return v;
 }
 
@@ -196,18 +203,15 @@ std::string ensure_demo_model(const std::string& dir_str, uint64_t seed) {
               {"qk_norm", true}, {"cross_attn_norm", true}, {"eps", 1e-6}});
   write_random(tmp / "diffusion_pytorch_model.safetensors", models::dit_weight_shapes(dit), rng);
 
-  const models::Vae22Shape vae = demo_vae();
-  std::vector<float> mean(vae.z_dim), stdv(vae.z_dim);
-  for (int64_t i = 0; i < vae.z_dim; ++i) {
-    mean[i] = 0.05f * static_cast<float>((i % 5) - 2);
-    stdv[i] = 0.8f + 0.05f * static_cast<float>(i % 7);
-  }
+  const models::vae::VaeConfig vae = demo_vae();
   write_json(tmp / "vae_config.json",
              {{"dim", vae.dim}, {"dec_dim", vae.dec_dim}, {"z_dim", vae.z_dim}, {"dim_mult", vae.dim_mult},
               {"num_res_blocks", vae.num_res_blocks}, {"attn_scales", nlohmann::json::array()},
-              {"temperal_downsample", vae.temperal_downsample}, {"latents_mean", mean},
-              {"latents_std", stdv}});
-  write_random(tmp / "Wan2.2_VAE.safetensors", models::vae22_weight_shapes(vae), rng);
+              {"temperal_downsample", vae.temperal_downsample}, {"latents_mean", vae.latents_mean},
+              {"latents_std", vae.latents_std}});
+  models::WeightShapes vae_shapes;
+  for (const auto& spec : models::vae::vae_weight_specs(vae)) vae_shapes.push_back({spec.key, spec.shape});
+  write_random(tmp / "Wan2.2_VAE.safetensors", vae_shapes, rng);
 
   write_json(tmp / "t5_config.json",
              {{"vocab", t5.vocab}, {"dim", t5.dim}, {"dim_attn", t5.dim_attn}, {"dim_ffn", t5.dim_ffn},

@@ -66,14 +66,3 @@ TEST(WeightShapes, T5) {
   expect_same_layout(models::t5_weight_shapes(c), test::golden_dir() + "/t5_encoder.safetensors");
 }
 
-TEST(WeightShapes, Vae22) {
-  auto j = read_json(test::golden_dir() + "/vae_config.json");
-  models::Vae22Shape c;
-  c.dim = j["dim"];
-  c.dec_dim = j["dec_dim"];
-  c.z_dim = j["z_dim"];
-  c.dim_mult = j["dim_mult"].get<std::vector<int64_t>>();
-  c.num_res_blocks = j["num_res_blocks"];
-  c.temperal_downsample = j["temperal_downsample"].get<std::vector<bool>>();
-  expect_same_layout(models::vae22_weight_shapes(c), test::golden_dir() + "/vae.safetensors");
-}
