@@ -27,14 +27,17 @@ class LogLine {
   LogLevel level_;
   std::ostringstream ss_;
 };
+struct Voidify {
+  void operator&(const LogLine&) {}
+};
 }  // namespace detail
 
 }  // namespace wan22
 
-#define WAN22_LOG(level)                                              \
-  if (::wan22::LogLevel::level < ::wan22::log_level()) {              \
-  } else                                                              \
-    ::wan22::detail::LogLine(::wan22::LogLevel::level)
+#define WAN22_LOG(level)                                            \
+  (::wan22::LogLevel::level < ::wan22::log_level())                 \
+      ? (void)0                                                     \
+      : ::wan22::detail::Voidify() & ::wan22::detail::LogLine(::wan22::LogLevel::level)
 #define LOG_DEBUG WAN22_LOG(kDebug)
 #define LOG_INFO WAN22_LOG(kInfo)
 #define LOG_WARN WAN22_LOG(kWarn)

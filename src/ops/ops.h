@@ -22,9 +22,9 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 Tensor layer_norm(const Tensor& x, const Tensor* weight, const Tensor* bias, float eps);
 // RMSNorm: x * rsqrt(mean(x^2) + eps) * weight (weight may be nullptr).
 Tensor rms_norm(const Tensor& x, const Tensor* weight, float eps);
-// Normalise over dim `dim` (e.g. channels of [N,C,T,H,W]) by RMS, then scale by
-// weight (broadcast shape like [C,1,1,1]) and add bias (same), as Wan's VAE RMS_norm does:
-// F.normalize(x, dim) * sqrt(C) * gamma + bias.
+// Wan's VAE RMS_norm over dim `dim` (e.g. channels of [N,C,T,H,W]):
+// F.normalize(x, dim) * sqrt(C) * gamma + bias, where F.normalize(x) = x / max(||x||_2, eps) (eps
+// clamps the L2 norm; it is not added). weight/bias hold C values (shape [C] or [C,1,1,1]) or nullptr.
 Tensor rms_norm_dim(const Tensor& x, int dim, const Tensor* weight, const Tensor* bias, float eps = 1e-12f);
 // GroupNorm over [N, C, ...] with `groups` groups; weight/bias [C] or nullptr.
 Tensor group_norm(const Tensor& x, int groups, const Tensor* weight, const Tensor* bias, float eps);
@@ -40,6 +40,7 @@ struct AttentionOptions {
   float scale = 0.0f;          // 0 -> 1/sqrt(head_dim); T5 uses 1.0
   const Tensor* bias = nullptr;  // additive [Bb, H, Lq, Lk] with Bb in {1, B} (T5 position bias)
   // Valid key length per batch item (keys at >= k_len are masked out); empty = all valid.
+  // A k_len of 0 gives zeros for that batch item.
   std::vector<int64_t> k_lens;
   int head_slice = 0;          // process this many heads at a time (0 = all)
 };

@@ -1,10 +1,12 @@
 #include <cuda_runtime.h>
 
+#include <memory>
 #include <mutex>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "core/allocator.h"
+#include "core/caching_allocator.h"
 #include "core/tensor.h"
 
 namespace wan22::cuda {
@@ -33,47 +35,28 @@ void probe() {
   if (n == 0) g_reason = "no CUDA device present";
 }
 
-// Plain cudaMalloc allocator with statistics (the caching allocator replaces it).
-class SimpleCudaAllocator final : public Allocator {
+// Raw device memory for the caching allocator.
+class CudaRawMemory final : public RawMemoryResource {
  public:
-  void* allocate(size_t bytes) override {
+  explicit CudaRawMemory(int dev) : dev_(dev) {}
+  void* raw_alloc(size_t bytes) override {
     void* p = nullptr;
-    if (bytes == 0) bytes = 1;
     cudaError_t e = cudaMalloc(&p, bytes);
     if (e != cudaSuccess) {
-      cudaGetLastError();
-      throw Error(ErrorCode::kOutOfMemory, "CUDA allocation of " + std::to_string(bytes) +
-                                               " bytes failed: " + cudaGetErrorString(e));
+      cudaGetLastError();  // clear the sticky-free error state
+      return nullptr;
     }
-    std::lock_guard<std::mutex> l(mu_);
-    s_.current_bytes += bytes;
-    s_.reserved_bytes = s_.current_bytes;
-    s_.peak_bytes = std::max(s_.peak_bytes, s_.current_bytes);
-    s_.num_allocs++;
     return p;
   }
-  void deallocate(void* p, size_t bytes) override {
-    if (!p) return;
-    cudaFree(p);
-    std::lock_guard<std::mutex> l(mu_);
-    s_.current_bytes -= bytes == 0 ? 1 : bytes;
-    s_.reserved_bytes = s_.current_bytes;
-    s_.num_frees++;
-  }
-  Device device() const override { return Device::cuda(0); }
-  AllocatorStats stats() const override {
-    std::lock_guard<std::mutex> l(mu_);
-    return s_;
-  }
-  void reset_peak() override {
-    std::lock_guard<std::mutex> l(mu_);
-    s_.peak_bytes = s_.current_bytes;
-  }
+  void raw_free(void* p, size_t) override { cudaFree(p); }
+  Device device() const override { return Device::cuda(dev_); }
 
  private:
-  mutable std::mutex mu_;
-  AllocatorStats s_;
+  int dev_;
 };
+
+std::unique_ptr<CudaRawMemory> g_raw;
+std::unique_ptr<CachingAllocator> g_alloc;
 
 void device_copy(const Tensor& src, Tensor& dst) {
   if (!src.is_contiguous() || !dst.is_contiguous() || src.dtype() != dst.dtype()) {
@@ -121,14 +104,19 @@ std::vector<DeviceInfo> devices() {
   return out;
 }
 
-void init() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (device_count() == 0) return;
-    static SimpleCudaAllocator alloc;
-    register_allocator(DeviceType::kCUDA, &alloc);
-    register_device_copy(device_copy);
-  });
+void init(const CachingOptions& options) {
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  if (device_count() == 0) {
+    throw Error(ErrorCode::kUnsupported, "CUDA backend: " + unavailable_reason());
+  }
+  if (g_alloc) return;
+  g_raw = std::make_unique<CudaRawMemory>(0);
+  g_alloc = std::make_unique<CachingAllocator>(g_raw.get(), options);
+  register_allocator(DeviceType::kCUDA, g_alloc.get());
+  register_device_copy(device_copy);
 }
+
+CachingAllocator* allocator() { return g_alloc.get(); }
 
 }  // namespace wan22::cuda

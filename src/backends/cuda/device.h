@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "core/caching_allocator.h"
+
 namespace wan22::cuda {
 
 struct DeviceInfo {
@@ -18,7 +20,10 @@ struct DeviceInfo {
 int device_count();
 const std::string& unavailable_reason();
 std::vector<DeviceInfo> devices();
-// Registers the CUDA allocator and the host<->device copy with the core (idempotent).
-void init();
+// Creates the caching allocator of device 0 with `options` (the guide's memory_pool and the VRAM
+// budget) and registers it and the host<->device copy with the core. Later calls do nothing.
+// Throws Error(kUnsupported) naming the reason when no GPU is usable.
+void init(const CachingOptions& options = {});
+CachingAllocator* allocator();  // nullptr before init()
 
 }  // namespace wan22::cuda

@@ -1,0 +1,286 @@
+// wan22 generate: text/image to video with a Wan2.2 TI2V checkpoint (or the built-in demo model).
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "config/apply.h"
+#include "config/cli_options.h"
+#include "config/settings.h"
+#include "core/log.h"
+#include "core/status.h"
+#include "core/thread_pool.h"
+#include "media/preprocess.h"
+#include "media/video.h"
+#include "pipeline/checkpoint.h"
+#include "pipeline/demo_model.h"
+#include "pipeline/progress.h"
+#include "pipeline/ti2v_pipeline.h"
+#include "sched/scheduler.h"
+
+namespace fs = std::filesystem;
+
+namespace wan22::cli {
+namespace {
+
+const char* kHelp =
+    "usage: wan22 generate --prompt TEXT [options]\n"
+    "\n"
+    "Generates a video from a prompt (text-to-video) or from a prompt and an image\n"
+    "(image-to-video) with a Wan2.2 TI2V checkpoint. Without --model, the built-in demo model is\n"
+    "used: a tiny model with random weights (its output is noise-like; it shows the pipeline works).\n"
+    "\n"
+    "model:\n"
+    "  --model PATH            checkpoint: the official Wan2.2-TI2V-5B directory, the Diffusers\n"
+    "                          directory, or a single DiT .safetensors file (ComfyUI) together with\n"
+    "                          --vae, --text-encoder and --tokenizer\n"
+    "  --vae FILE              VAE weights (single-file layouts; overrides the directory's)\n"
+    "  --text-encoder FILE     UMT5 encoder weights (single-file layouts)\n"
+    "  --tokenizer FILE        sentencepiece model (spiece.model)\n"
+    "  --device cpu|cuda       where to run (default cpu; see below)\n"
+    "  --config FILE           settings file (docs/config.md; repeatable); options given here win\n"
+    "  --set KEY=VALUE         one setting by its key path (e.g. --set generation.steps=30)\n"
+    "\n"
+    "generation:\n"
+    "  --prompt TEXT           what to generate (required)\n"
+    "  --negative-prompt TEXT  what to avoid (default: the official Chinese negative prompt)\n"
+    "  --image FILE            PNG/JPEG/WebP first frame: image-to-video; the output size is the\n"
+    "                          best fit of the image's aspect ratio within --size's area\n"
+    "  --size WxH              width x height, multiples of 32 for TI2V-5B (default 1280x704)\n"
+    "  --frames N              frame count, 4n+1 (others are rounded, with a notice; default 121)\n"
+    "  --fps N                 frames per second of the output (default 24)\n"
+    "  --steps N               denoising steps (default 50)\n"
+    "  --guidance G            classifier-free guidance scale (default 5.0)\n"
+    "  --shift S               noise-schedule shift (default 5.0)\n"
+    "  --solver NAME           unipc | dpm++ | euler (default unipc)\n"
+    "  --seed N                noise seed (default: random, printed); same seed + settings + backend\n"
+    "                          = same video. The generator is wan22's own counter-based normal\n"
+    "                          generator (docs/generation.md), not PyTorch's.\n"
+    "\n"
+    "output:\n"
+    "  --output PATH           .mp4 (H.264), .webm (VP9) or a directory for PNG frames\n"
+    "                          (default output.mp4); a JSON sidecar PATH.json records every setting\n"
+    "                          and the time of each stage\n"
+    "  --crf N                 video quality (lower is better; default 10 for H.264)\n"
+    "  --threads N             CPU threads (default: all)\n"
+    "  --plain                 plain progress lines instead of a progress bar\n"
+    "  --quiet                 no progress or information output (warnings and errors only)\n";
+
+int to_int(const std::string& opt, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  long x = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || errno || x < INT32_MIN || x > INT32_MAX) {
+    throw Error(ErrorCode::kInvalidArgument, opt + " expects an integer, got '" + v + "'");
+  }
+  return static_cast<int>(x);
+}
+
+struct Args {
+  std::string vae, text_encoder, tokenizer;
+  bool have_prompt = false;
+  std::string prompt, image;
+  int crf = -1;
+  bool plain = false, quiet = false;
+  config::ConfigOptions copt;
+  // generation.* values given as options, applied over the config files
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> sets;  // path -> (text, option)
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  static const std::map<std::string, std::string> kSettingOptions = {
+      {"--model", "generation.model"},   {"--negative-prompt", "generation.negative_prompt"},
+      {"--size", "generation.size"},     {"--frames", "generation.frames"},
+      {"--fps", "generation.fps"},       {"--steps", "generation.steps"},
+      {"--guidance", "generation.guidance"}, {"--shift", "generation.shift"},
+      {"--solver", "generation.solver"}, {"--seed", "generation.seed"},
+      {"--output", "generation.output"}, {"-o", "generation.output"},
+      {"--device", "generation.device"}, {"--threads", "cpu_optimization.max_workers"}};
+  for (int i = 1; i < argc; ++i) {
+    if (config::take_config_option(argc, argv, i, a.copt)) continue;
+    std::string o = argv[i];
+    auto val = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error(ErrorCode::kInvalidArgument, o + " needs a value");
+      return argv[++i];
+    };
+    if (auto it = kSettingOptions.find(o); it != kSettingOptions.end()) {
+      std::string v = val();
+      a.sets.push_back({it->second, {v, o}});
+    } else if (o == "--vae") a.vae = val();
+    else if (o == "--text-encoder") a.text_encoder = val();
+    else if (o == "--tokenizer") a.tokenizer = val();
+    else if (o == "--prompt") { a.prompt = val(); a.have_prompt = true; }
+    else if (o == "--image") a.image = val();
+    else if (o == "--crf") a.crf = to_int(o, val());
+    else if (o == "--plain") a.plain = true;
+    else if (o == "--quiet") {
+      a.quiet = true;
+      if (log_level() < LogLevel::kWarn) set_log_level(LogLevel::kWarn);
+    }
+    else throw Error(ErrorCode::kInvalidArgument, "generate: unknown option '" + o + "' (see wan22 generate --help)");
+  }
+  return a;
+}
+
+std::string now_iso() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+int run_generate(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    }
+  }
+  Args a = parse(argc, argv);
+  if (!a.have_prompt) return fail("generate: --prompt is required (see wan22 generate --help)");
+  config::Settings settings = config::load_settings(a.copt);
+  for (const auto& [path, tv] : a.sets) settings.set_cli(path, tv.first, tv.second);
+  config::apply_runtime(settings);
+  config::warn_not_applied(settings);
+
+  pipeline::GenerateRequest req;
+  req.prompt = a.prompt;
+  req.image_path = a.image;
+  req.negative_prompt = settings.get_string("generation.negative_prompt");
+  auto size = settings.get_size("generation.size");
+  req.width = static_cast<int>(size[0]);
+  req.height = static_cast<int>(size[1]);
+  req.frames = static_cast<int>(settings.get_int("generation.frames"));
+  req.denoise.steps = static_cast<int>(settings.get_int("generation.steps"));
+  req.denoise.guidance = settings.get_double("generation.guidance");
+  req.denoise.shift = settings.get_double("generation.shift");
+  req.denoise.solver = settings.get_string("generation.solver");
+  req.seed = settings.get_int("generation.seed");
+  const int fps = static_cast<int>(settings.get_int("generation.fps"));
+  const std::string model = settings.get_string("generation.model");
+  const std::string output = settings.get_string("generation.output");
+  std::string device = settings.get_string("generation.device");
+  if (device == "auto") {
+    device = "cpu";
+  } else if (device != "cpu") {
+    return fail("generate: --device " + device + ": generation runs on the CPU backend in this build; the CUDA "
+                "backend has its kernels and tests but not yet the whole pipeline (use --device cpu or auto)");
+  }
+  auto t_start = std::chrono::steady_clock::now();
+
+  pipeline::CheckpointPaths paths;
+  if (model.empty()) {
+    std::string dir = pipeline::ensure_demo_model(pipeline::default_demo_model_dir());
+    if (!a.quiet) std::fprintf(stderr, "wan22: no --model given: using the built-in DEMO model at %s (tiny, random weights: "
+                         "the video will be noise-like; pass --model for a real checkpoint)\n", dir.c_str());
+    paths = pipeline::locate_checkpoint(dir);
+  } else {
+    paths = pipeline::locate_checkpoint(model, {a.vae, a.text_encoder, a.tokenizer});
+  }
+  // Check the output location before spending minutes on the generation.
+  media::VideoFormat fmt = media::video_format_from_path(output);
+  fs::path out_parent = fs::absolute(output).parent_path();
+  if (!fs::is_directory(out_parent)) return fail("output directory " + out_parent.string() + " does not exist");
+
+  pipeline::LoadReport load;
+  auto pipe = pipeline::Ti2vPipeline::load(paths, &load);
+  const bool show = !a.quiet;
+  if (show) {
+    std::fprintf(stderr, "wan22: %s (%s layout) loaded in %.2fs; %s %dx%d, %d frames, %d steps, %s\n",
+                 paths.root.c_str(), paths.layout.c_str(),
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
+                 req.image_path.empty() ? "text-to-video" : "image-to-video", req.width, req.height,
+                 req.frames, req.denoise.steps, req.denoise.solver.c_str());
+  }
+  pipeline::ProgressBar bar("denoising", req.denoise.steps, show ? stderr : nullptr, a.plain);
+  auto result = pipe.generate(
+      req, [&](int i, int, double) { bar.update(i); },
+      [&](const std::string& m) {
+        if (show) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
+      });
+  bar.finish();
+
+  auto t0 = std::chrono::steady_clock::now();
+  auto frames = media::video_tensor_to_frames(result.video);
+  media::VideoWriteOptions vo;
+  vo.format = fmt;
+  vo.fps_num = fps;
+  vo.crf = a.crf;
+  vo.title = req.prompt;
+  std::string summary = "seed=" + std::to_string(result.seed) + " size=" + std::to_string(result.width) + "x" +
+                         std::to_string(result.height) + " frames=" + std::to_string(result.frames) +
+                         " steps=" + std::to_string(req.denoise.steps) +
+                         " guidance=" + std::to_string(req.denoise.guidance) +
+                         " shift=" + std::to_string(req.denoise.shift) + " solver=" + req.denoise.solver +
+                         (paths.demo ? " model=demo(random weights)" : " model=" + paths.root);
+  vo.comment = summary;
+  vo.metadata = {{"wan22_prompt", req.prompt}, {"wan22_seed", std::to_string(result.seed)},
+                 {"wan22_settings", summary}};
+  auto written = media::write_video(output, frames, vo);
+  double save_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  nlohmann::json side;
+  side["wan22_version"] = WAN22_VERSION;
+  side["created"] = now_iso();
+  side["output"] = output;
+  side["format"] = media::video_format_name(fmt);
+  side["model"] = {{"path", paths.root}, {"layout", paths.layout}, {"demo", paths.demo}};
+  side["prompt"] = req.prompt;
+  side["negative_prompt"] = req.negative_prompt.empty() ? "(official default)" : req.negative_prompt;
+  side["image"] = req.image_path;
+  side["seed"] = result.seed;
+  side["noise_generator"] = "wan22 counter-based normal (SplitMix64 + Box-Muller)";
+  side["width"] = result.width;
+  side["height"] = result.height;
+  side["frames"] = result.frames;
+  side["fps"] = fps;
+  side["steps"] = req.denoise.steps;
+  side["guidance"] = req.denoise.guidance;
+  side["shift"] = req.denoise.shift;
+  side["solver"] = req.denoise.solver;
+  side["device"] = device;
+  side["threads"] = default_pool().num_threads();
+  side["notices"] = result.notices;
+  nlohmann::json stages = nlohmann::json::object();
+  for (const auto& s : load.stages) stages[s.stage + "_s"] = s.seconds;
+  for (const auto& s : result.stages) stages[s.stage + "_s"] = s.seconds;
+  stages["save_s"] = save_s;
+  stages["total_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  side["timings"] = stages;
+  side["step_seconds"] = result.step_seconds;
+  std::string side_path = (fmt == media::VideoFormat::kPngFrames ? output + "/settings" : output) + ".json";
+  {
+    std::string tmp = side_path + ".tmp";
+    std::ofstream out(tmp);
+    out << side.dump(2) << "\n";
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return fail("cannot write " + side_path + " (disk full?); the video itself was written to " + output);
+    }
+    fs::rename(tmp, side_path);
+  }
+  if (show) {
+    std::fprintf(stderr, "wan22: wrote %s (%d frames %dx%d at %d fps, %s) and %s in %s total\n", output.c_str(),
+                 result.frames, result.width, result.height, fps, written.codec.c_str(), side_path.c_str(),
+                 pipeline::format_duration(stages["total_s"].get<double>()).c_str());
+  }
+  return 0;
+}
+
+const CommandRegistrar kReg({"generate", "generate a video from a prompt (and optionally an image)", run_generate});
+
+}  // namespace
+}  // namespace wan22::cli

@@ -1,0 +1,197 @@
+#include "sched/unipc.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "sched/elementwise.h"
+#include "sched/sigma_schedule.h"
+#include "sched/solver_math.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+namespace wan22::sched {
+
+namespace {
+
+constexpr int kSolverOrder = 2;
+
+// Solves [[1, 1], [rk, 1]] * rho = [b1, b2] in float32 the way LAPACK sgesv does for a 2x2
+// matrix: LU with partial pivoting (rows swap when |rk| > 1), L scaled by the reciprocal pivot.
+void solve_rhos_c(float rk, float b1, float b2, float* rho0, float* rho1) {
+  float a11 = 1.0f, a12 = 1.0f, a21 = rk, a22 = 1.0f;
+  float y1 = b1, y2 = b2;
+  if (std::fabs(rk) > 1.0f) {
+    std::swap(a11, a21);
+    std::swap(a12, a22);
+    std::swap(y1, y2);
+  }
+  const float l21 = a21 * (1.0f / a11);
+  const float u22 = a22 - l21 * a12;
+  y2 = y2 - y1 * l21;
+  const float x2 = y2 / u22;
+  const float x1 = (y1 - x2 * a12) / a11;
+  *rho0 = x1;
+  *rho1 = x2;
+}
+
+// The coefficients of one UniP/UniC update from sigma_s0 to sigma_t (predict_x0, bh2).
+struct BhCoeffs {
+  float ratio;      // sigma_t / sigma_s0
+  float alpha_t;    // 1 - sigma_t
+  float h;          // lambda_t - lambda_s0
+  float h_phi_1;    // expm1(-h)
+  float b_h;        // B(h) = expm1(-h)
+};
+
+BhCoeffs bh_coeffs(float sigma_t, float sigma_s0) {
+  BhCoeffs c{};
+  c.alpha_t = 1.0f - sigma_t;
+  c.h = flow_lambda(sigma_t) - flow_lambda(sigma_s0);
+  const float hh = -c.h;
+  c.h_phi_1 = expm1_f32(hh);
+  c.b_h = expm1_f32(hh);
+  c.ratio = sigma_t / sigma_s0;
+  return c;
+}
+
+}  // namespace
+
+std::vector<double> UniPCScheduler::make_sigmas(int num_steps, double shift) const {
+  return unipc_sigmas(num_steps, shift, num_train_timesteps());
+}
+
+void UniPCScheduler::reset_state() {
+  m_last_ = Tensor();
+  m_prev_ = Tensor();
+  last_sample_ = Tensor();
+  lower_order_nums_ = 0;
+  this_order_ = 0;
+}
+
+Tensor UniPCScheduler::correct(const Tensor& this_x0, int step_index, int order) const {
+  const float sigma_t = sigma_f32(step_index);
+  const float sigma_s0 = sigma_f32(step_index - 1);
+  const BhCoeffs c = bh_coeffs(sigma_t, sigma_s0);
+  const float hh = -c.h;
+
+  float rho_prev = 0.0f;  // weight of D1 (from the older output); used for order 2
+  float rho_t = 0.5f;     // weight of D1_t = this_x0 - m0; order 1 uses 0.5
+  float rk = 1.0f;
+  if (order >= 2) {
+    const float lambda_s0 = flow_lambda(sigma_s0);
+    const float lambda_s1 = flow_lambda(sigma_f32(step_index - 2));
+    rk = (lambda_s1 - lambda_s0) / c.h;
+    // b_i = h_phi_k * i! / B(h), h_phi_k = h_phi_(k-1) / hh - 1 / (k)!
+    float h_phi_k = c.h_phi_1 / hh - 1.0f;
+    const float b1 = (h_phi_k * 1.0f) / c.b_h;
+    h_phi_k = h_phi_k / hh - 0.5f;
+    const float b2 = (h_phi_k * 2.0f) / c.b_h;
+    solve_rhos_c(rk, b1, b2, &rho_prev, &rho_t);
+  }
+
+  const float x0_coef = c.alpha_t * c.h_phi_1;
+  const float res_coef = c.alpha_t * c.b_h;
+  const int64_t n = this_x0.numel();
+  const float* x = last_sample_.data<float>();
+  const float* m0 = m_last_.data<float>();
+  const float* mt = this_x0.data<float>();
+  Tensor out = empty_like_f32(this_x0);
+  float* y = out.data<float>();
+  if (order >= 2) {
+    const float* m1 = m_prev_.data<float>();
+    for_each_chunk(n, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const float base = c.ratio * x[k] - x0_coef * m0[k];
+        const float d1 = (m1[k] - m0[k]) / rk;
+        const float corr_res = rho_prev * d1;
+        const float d1_t = mt[k] - m0[k];
+        const float res = corr_res + rho_t * d1_t;
+        y[k] = base - res_coef * res;
+      }
+    });
+  } else {
+    for_each_chunk(n, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const float base = c.ratio * x[k] - x0_coef * m0[k];
+        const float d1_t = mt[k] - m0[k];
+        const float res = rho_t * d1_t;
+        y[k] = base - res_coef * res;
+      }
+    });
+  }
+  return out;
+}
+
+Tensor UniPCScheduler::predict(const Tensor& sample, int step_index, int order) const {
+  const float sigma_t = sigma_f32(step_index + 1);
+  const float sigma_s0 = sigma_f32(step_index);
+  const BhCoeffs c = bh_coeffs(sigma_t, sigma_s0);
+
+  const float x0_coef = c.alpha_t * c.h_phi_1;
+  const float res_coef = c.alpha_t * c.b_h;
+  const int64_t n = sample.numel();
+  const float* x = sample.data<float>();
+  const float* m0 = m_last_.data<float>();
+  Tensor out = empty_like_f32(sample);
+  float* y = out.data<float>();
+  if (order >= 2) {
+    // rhos_p = [0.5] for order 2 (the reference's simplified UniP-2).
+    const float rho_p = 0.5f;
+    const float lambda_s0 = flow_lambda(sigma_s0);
+    const float lambda_s1 = flow_lambda(sigma_f32(step_index - 1));
+    const float rk = (lambda_s1 - lambda_s0) / c.h;
+    const float* m1 = m_prev_.data<float>();
+    for_each_chunk(n, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) {
+        const float base = c.ratio * x[k] - x0_coef * m0[k];
+        const float d1 = (m1[k] - m0[k]) / rk;
+        const float pred_res = rho_p * d1;
+        y[k] = base - res_coef * pred_res;
+      }
+    });
+  } else {
+    for_each_chunk(n, [&](int64_t b, int64_t e) {
+      for (int64_t k = b; k < e; ++k) y[k] = c.ratio * x[k] - x0_coef * m0[k];
+    });
+  }
+  return out;
+}
+
+Tensor UniPCScheduler::do_step(const Tensor& model_output, int step_index, const Tensor& sample) {
+  const int64_t n = sample.numel();
+  const float sigma = sigma_f32(step_index);
+  const float* v = model_output.data<float>();
+  const float* xs = sample.data<float>();
+
+  // convert_model_output (predict_x0, flow_prediction): x0 = sample - sigma * v, from the
+  // uncorrected sample.
+  Tensor x0 = empty_like_f32(sample);
+  float* x0p = x0.data<float>();
+  for_each_chunk(n, [&](int64_t b, int64_t e) {
+    for (int64_t k = b; k < e; ++k) {
+      const float sv = sigma * v[k];
+      x0p[k] = xs[k] - sv;
+    }
+  });
+
+  const bool use_corrector = step_index > 0 && last_sample_.defined() && m_last_.defined();
+  Tensor current = use_corrector ? correct(x0, step_index, this_order_) : sample.clone();
+
+  m_prev_ = m_last_;
+  m_last_ = x0;
+
+  // lower_order_final: order 1 on the last step; warm-up: order <= steps taken + 1.
+  const int remaining = num_steps() - step_index;
+  this_order_ = std::min({kSolverOrder, remaining, lower_order_nums_ + 1});
+
+  last_sample_ = current;
+  Tensor next = predict(current, step_index, this_order_);
+  if (lower_order_nums_ < kSolverOrder) ++lower_order_nums_;
+  return next;
+}
+
+}  // namespace wan22::sched
