@@ -27,6 +27,8 @@ std::string temp_dir() {
   static std::atomic<int> counter{0};
   auto p = std::filesystem::temp_directory_path() /
            ("wan22_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  // A directory left by an earlier process with the same pid would leak its files into this test.
+  std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   return p.string();
 }

@@ -74,6 +74,14 @@ TEST(IoPth, SharedStorageIsZeroCopyInTheMapping) {
   EXPECT_EQ(trow.item_f32(0), tw.item_f32(4));
 }
 
+TEST(IoPth, LoadByACopiedInfoFindsTheTensorByName) {
+  auto pf = io::PthFile::open(data_dir() + "/views.pth");
+  io::TensorInfo copy = pf->tensors()[2];  // not an element of tensors(): looked up by name
+  EXPECT_EQ(pf->load(copy).to_vector(), pf->load(pf->tensors()[2]).to_vector());
+  copy.name = "no_such_tensor";
+  expect_error([&] { pf->load(copy); }, ErrorCode::kNotFound, {"views.pth", "'no_such_tensor'"});
+}
+
 TEST(IoPth, NestedDictsFlattenWithDots) {
   auto ws = io::WeightStore::open(data_dir() + "/nested.pth");
   EXPECT_EQ(ws.keys(), (std::vector<std::string>{"model.a", "model.b"}));
