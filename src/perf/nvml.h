@@ -1,0 +1,51 @@
+// NVML loaded at run time (dlopen "libnvidia-ml.so.1"; no NVML header or link dependency).
+// Never throws: without the library, a driver or a GPU, ok() is false and reason() says why.
+// Reused by the monitor to sample GPUs.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "perf/known.h"
+
+namespace wan22::perf {
+
+struct NvmlGpu {
+  unsigned index = 0;
+  Known<std::string> name;
+  Known<uint64_t> memory_total_bytes, memory_used_bytes, memory_free_bytes;
+  Known<std::string> compute_capability;  // "9.0"
+  Known<unsigned> pcie_gen, pcie_width;
+  Known<double> power_limit_watts;
+  Known<double> temperature_c;
+  Known<unsigned> utilization_gpu_pct, utilization_memory_pct;
+  Known<unsigned> clock_sm_mhz, clock_memory_mhz, clock_graphics_mhz;
+  Known<std::string> pci_bus_id;
+  Known<unsigned> pci_bus;
+};
+
+class Nvml {
+ public:
+  // Loads `library` and calls nvmlInit_v2.
+  explicit Nvml(const std::string& library = "libnvidia-ml.so.1");
+  ~Nvml();  // nvmlShutdown, dlclose
+  Nvml(const Nvml&) = delete;
+  Nvml& operator=(const Nvml&) = delete;
+
+  bool ok() const { return ok_; }
+  const std::string& reason() const { return reason_; }
+  unsigned device_count() const { return count_; }
+  Known<std::string> driver_version() const;
+  NvmlGpu query(unsigned index) const;  // every field that NVML refuses is unknown with its error
+
+  struct Api;
+
+ private:
+  void* lib_ = nullptr;
+  std::unique_ptr<Api> api_;
+  bool ok_ = false;
+  std::string reason_;
+  unsigned count_ = 0;
+};
+
+}  // namespace wan22::perf
