@@ -13,6 +13,16 @@ namespace {
 inline void sums(const float* x, int64_t n, double* s1, double* s2) { vm::sums_d(x, n, s1, s2); }
 inline double centered_sq(const float* x, int64_t n, double mean) { return vm::centered_sumsq_d(x, n, mean); }
 
+// Mean and 1/sqrt(var + eps) of n values (two passes in double, as both norms need).
+inline void mean_rstd(const float* x, int64_t n, float eps, float* mean, float* rstd) {
+  double s1, s2;
+  sums(x, n, &s1, &s2);
+  const double m = s1 / static_cast<double>(n);
+  const double var = centered_sq(x, n, m) / static_cast<double>(n);
+  *rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+  *mean = static_cast<float>(m);
+}
+
 int64_t row_grain(int64_t D) { return std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)); }
 }  // namespace
 
@@ -22,12 +32,8 @@ void layer_norm(const float* x, float* y, int64_t rows, int64_t D, const float* 
     for (int64_t r = rb; r < re; ++r) {
       const float* px = x + r * D;
       float* py = y + r * D;
-      double s1, s2;
-      sums(px, D, &s1, &s2);
-      const double mean = s1 / static_cast<double>(D);
-      const double var = centered_sq(px, D, mean) / static_cast<double>(D);
-      const float rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-      const float m = static_cast<float>(mean);
+      float m, rstd;
+      mean_rstd(px, D, eps, &m, &rstd);
       if (w && b) {
         for (int64_t i = 0; i < D; ++i) py[i] = (px[i] - m) * rstd * w[i] + b[i];
       } else if (w) {
@@ -118,12 +124,8 @@ void group_norm(const float* x, float* y, int64_t N, int64_t C, int64_t S, int64
     for (int64_t g = gb; g < ge; ++g) {
       const float* px = x + g * group_elems;
       float* py = y + g * group_elems;
-      double s1, s2;
-      sums(px, group_elems, &s1, &s2);
-      const double mean = s1 / static_cast<double>(group_elems);
-      const double var = centered_sq(px, group_elems, mean) / static_cast<double>(group_elems);
-      const float rstd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
-      const float m = static_cast<float>(mean);
+      float m, rstd;
+      mean_rstd(px, group_elems, eps, &m, &rstd);
       const int64_t c0 = (g % G) * cpg;
       for (int64_t c = 0; c < cpg; ++c) {
         const float sc = rstd * (w ? w[c0 + c] : 1.f);
