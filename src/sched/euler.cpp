@@ -3,11 +3,7 @@
 #include "sched/elementwise.h"
 #include "sched/sigma_schedule.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "sched/no_fp_contract.h"
 
 namespace wan22::sched {
 

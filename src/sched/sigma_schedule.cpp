@@ -5,11 +5,7 @@
 #include "core/status.h"
 
 // The reference evaluates these in separate numpy passes: no fused multiply-add here.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "sched/no_fp_contract.h"
 
 namespace wan22::sched {
 

@@ -7,11 +7,7 @@
 #include "sched/sigma_schedule.h"
 #include "sched/solver_math.h"
 
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "sched/no_fp_contract.h"
 
 namespace wan22::sched {
 
