@@ -15,6 +15,9 @@
 #include <vector>
 
 #include "cli/command.h"
+#ifdef WAN22_HAVE_CUDA
+#include "backends/cuda/device.h"
+#endif
 #include "config/apply.h"
 #include "config/cli_options.h"
 #include "config/settings.h"
@@ -174,6 +177,12 @@ int run_generate(int argc, char** argv) {
   std::string device = settings.get_string("generation.device");
   if (device == "auto") {
     device = "cpu";
+#ifdef WAN22_HAVE_CUDA
+    if (cuda::device_count() > 0 && !a.quiet) {
+      std::fprintf(stderr, "wan22: notice: device auto: a GPU is present, but this build generates on the CPU "
+                           "backend only (the CUDA backend has the DiT kernels, not yet the whole pipeline)\n");
+    }
+#endif
   } else if (device != "cpu") {
     return fail("generate: --device " + device + ": generation runs on the CPU backend in this build; the CUDA "
                 "backend has its kernels and tests but not yet the whole pipeline (use --device cpu or auto)");
