@@ -143,6 +143,27 @@ struct RopeGeom {
   int64_t off_h, off_w;
 };
 
+// The rotation factors of one token: rows of the frame, height and width tables for its grid
+// position (no rotation beyond the grid or without a table).
+struct RopeRow {
+  bool rotate = false;
+  const float2 *tf = nullptr, *th = nullptr, *tw = nullptr;
+  int cf = 0, ch = 0;
+
+  __device__ RopeRow(const RopeGeom& g, int64_t l) : cf(g.cf), ch(g.ch) {
+    rotate = g.table != nullptr && l < g.grid_f * g.grid_h * g.grid_w;
+    if (!rotate) return;
+    const int64_t fi = l / (g.grid_h * g.grid_w);
+    const int64_t hi = (l / g.grid_w) % g.grid_h;
+    const int64_t wi = l % g.grid_w;
+    tf = g.table + fi * g.cf;
+    th = g.table + g.off_h + hi * g.ch;
+    tw = g.table + g.off_w + wi * g.ch;
+  }
+  // cos/sin of complex pair j (0 <= j < half).
+  __device__ float2 cs(int j) const { return j < cf ? tf[j] : (j < cf + ch ? th[j - cf] : tw[j - cf - ch]); }
+};
+
 // VP pairs per access (4 pairs = 8 bf16 = 16 bytes, or 1 pair = 4 bytes).
 template <int VP>
 __global__ void rmsnorm_rope_kernel(const bf16* __restrict__ x, int64_t ld_x, bf16* out, int64_t ld_out,
@@ -167,18 +188,7 @@ __global__ void rmsnorm_rope_kernel(const bf16* __restrict__ x, int64_t ld_x, bf
     for (int e = 0; e < 2 * VP; ++e) s += f[e] * f[e];
   }
   const float rms = rsqrtf(block_sum(s, scratch) / static_cast<float>(dim) + eps);
-  // Token position on the grid (no rotation beyond it or without a table).
-  const int64_t l = row % tokens_per_item;
-  const bool rotate = g.table != nullptr && l < g.grid_f * g.grid_h * g.grid_w;
-  int64_t fi = 0, hi = 0, wi = 0;
-  if (rotate) {
-    fi = l / (g.grid_h * g.grid_w);
-    hi = (l / g.grid_w) % g.grid_h;
-    wi = l % g.grid_w;
-  }
-  const float2* tf = rotate ? g.table + fi * g.cf : nullptr;
-  const float2* th = rotate ? g.table + g.off_h + hi * g.ch : nullptr;
-  const float2* tw = rotate ? g.table + g.off_w + wi * g.ch : nullptr;
+  const RopeRow rr(g, row % tokens_per_item);
   // Reading x before writing out keeps out == x safe: each element is read and written by one thread.
   for (int64_t i = threadIdx.x; i < nv; i += blockDim.x) {
     float f[2 * VP];
@@ -196,9 +206,8 @@ __global__ void rmsnorm_rope_kernel(const bf16* __restrict__ x, int64_t ld_x, bf
         a *= weight[2 * pair];
         b *= weight[2 * pair + 1];
       }
-      if (rotate) {
-        const int j = static_cast<int>(pair % g.half);
-        float2 cs = j < g.cf ? tf[j] : (j < g.cf + g.ch ? th[j - g.cf] : tw[j - g.cf - g.ch]);
+      if (rr.rotate) {
+        const float2 cs = rr.cs(static_cast<int>(pair % g.half));
         const float ra = a * cs.x - b * cs.y;
         const float rb = a * cs.y + b * cs.x;
         a = ra, b = rb;
@@ -308,17 +317,7 @@ __global__ void __launch_bounds__(128) rmsnorm_rope_warp_kernel(const bf16* x, i
 #pragma unroll
     for (int e = 0; e < 8; ++e) s += v[j][e] * v[j][e];
   const float rms = rsqrtf(detail::warp_sum(s) * (1.0f / kDim) + eps);
-  const int64_t l = row % tokens_per_item;
-  const bool rotate = g.table != nullptr && l < g.grid_f * g.grid_h * g.grid_w;
-  int64_t fi = 0, hi = 0, wi = 0;
-  if (rotate) {
-    fi = l / (g.grid_h * g.grid_w);
-    hi = (l / g.grid_w) % g.grid_h;
-    wi = l % g.grid_w;
-  }
-  const float2* tf = rotate ? g.table + fi * g.cf : nullptr;
-  const float2* th = rotate ? g.table + g.off_h + hi * g.ch : nullptr;
-  const float2* tw = rotate ? g.table + g.off_w + wi * g.ch : nullptr;
+  const RopeRow rr(g, row % tokens_per_item);
   bf16* orow = out + row * ld_out;
 #pragma unroll
   for (int j = 0; j < N; ++j) {
@@ -330,9 +329,8 @@ __global__ void __launch_bounds__(128) rmsnorm_rope_warp_kernel(const bf16* x, i
         a *= weight[c + 2 * p];
         b *= weight[c + 2 * p + 1];
       }
-      if (rotate) {
-        const int pj = (c / 2 + p) % g.half;
-        const float2 cs = pj < g.cf ? tf[pj] : (pj < g.cf + g.ch ? th[pj - g.cf] : tw[pj - g.cf - g.ch]);
+      if (rr.rotate) {
+        const float2 cs = rr.cs((c / 2 + p) % g.half);
         const float ra = a * cs.x - b * cs.y;
         const float rb = a * cs.y + b * cs.x;
         a = ra, b = rb;
