@@ -1,0 +1,37 @@
+// The GPU workloads of `wan22 bench` (issue 5): one DiT forward (t2v and i2v), VAE decode and
+// encode, text encoding and a whole generation at the real TI2V-5B sizes, on the CUDA backend.
+// Each timing is the median of `repeats` runs after `warmup` runs; peak device memory comes from
+// the caching allocator's high-water mark. The CLI (`wan22 bench`) prints and stores the metrics.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/metric.h"
+
+namespace wan22::cuda {
+
+struct BenchOptions {
+  std::string model_dir;            // a TI2V-5B checkpoint; empty: random weights at its sizes
+  bool random_weights = true;       // true: ignore model_dir and use seeded random weights
+  // Workload names to run; empty = all: "720p_121f" (1280x704x121), "480p_121f" (832x480x121),
+  // "720p_49f" (1280x704x49).
+  std::vector<std::string> workloads;
+  // Parts to run; empty = all: "dit", "vae", "text", "generate".
+  std::vector<std::string> parts;
+  int repeats = 3;
+  int warmup = 1;
+  int generate_steps = 50;          // denoising steps of the whole-generation timing
+  double vram_budget_gib = 0.0;     // 0: no budget
+  std::function<void(const std::string&)> on_progress;  // one line per finished measurement
+};
+
+struct MachineInfo {
+  std::string gpu, driver, cuda;
+};
+
+// Throws wan22::Error (kUnsupported) when no GPU is usable, naming the reason.
+std::vector<bench::Metric> run_bench(const BenchOptions& opts);
+MachineInfo machine_info();
+
+}  // namespace wan22::cuda
