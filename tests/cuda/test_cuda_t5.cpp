@@ -159,7 +159,17 @@ std::vector<int> prefix_row(int64_t len, int64_t n_real) {
   return r;
 }
 
-void parity_case(const T5Config& cfg, int64_t len, const std::string& tag) {
+// Tolerance of the CPU-parity cases with large attention logits. T5 does not scale q.k, and these
+// random weights give |q.k| up to 17-22 (the golden fixtures' official init gives much smaller
+// ones), so the bf16 rounding of q and k alone moves logits by ~0.02-0.04 and the output by ~1e-2.
+// A CPU emulation of T5Cuda's bf16 rounding points (f32 math, bf16 at xn, q/k/v, P, attention out,
+// GEMM outputs) lands at the same errors against the f32 encoder as the H200 did: 1.05e-2 / 0.96e-2
+// (dim 40, rows 0 / 1), 1.0e-2 / 2.0e-2 (dim 36 shared), 7.5e-3 / 7.8e-3 (L 530); measured on the
+// H200: 0.92e-2 to 1.11e-2, 0.98e-2 to 1.60e-2, 0.46e-2 to 0.80e-2. A wrong bucket, mask or layout
+// gives errors of order 1.
+constexpr double kLargeLogitTol = 2.5e-2;
+
+void parity_case(const T5Config& cfg, int64_t len, const std::string& tag, double tol = kBf16Tol) {
   const std::string path = write_random_t5(cfg, 4000 + static_cast<uint64_t>(cfg.dim));
   io::WeightStore ws = io::WeightStore::open(path);
   EXPECT_EQ(models::text::install_t5_key_map(ws), "official");
@@ -177,10 +187,10 @@ void parity_case(const T5Config& cfg, int64_t len, const std::string& tag) {
   const Tensor ref = cpu.forward(ids, mask);
   const Tensor got = host(gpu.forward(ids, mask, nullptr));
   ASSERT_EQ(got.shape(), ref.shape());
-  EXPECT_LE(report_err(tag + " forward, batch 2 (prefix + general mask)", got, ref), kBf16Tol);
+  EXPECT_LE(report_err(tag + " forward, batch 2 (prefix + general mask)", got, ref), tol);
 
   const Tensor ref_nomask = cpu.forward(ids);
-  EXPECT_LE(report_err(tag + " forward, no mask", host(gpu.forward(ids, Tensor(), nullptr)), ref_nomask), kBf16Tol);
+  EXPECT_LE(report_err(tag + " forward, no mask", host(gpu.forward(ids, Tensor(), nullptr)), ref_nomask), tol);
 
   // encode_trimmed: prefix masks of different lengths run as one cut batch; the general mask row by row.
   const Tensor pmask = make_mask(2, len, {prefix_row(len, len - 4), prefix_row(len, len / 2)});
@@ -192,7 +202,7 @@ void parity_case(const T5Config& cfg, int64_t len, const std::string& tag) {
       ASSERT_EQ(rg[b].shape(), rc[b].shape());
       EXPECT_LE(report_err(tag + " encode_trimmed row " + std::to_string(b) + (m == &pmask ? " (prefix)" : " (general)"),
                            host(rg[b]), rc[b]),
-                kBf16Tol);
+                tol);
     }
   }
   // An all-padding row gives [0, dim]; the other row is unaffected.
@@ -201,7 +211,7 @@ void parity_case(const T5Config& cfg, int64_t len, const std::string& tag) {
   ASSERT_EQ(rz.size(), 2u);
   EXPECT_EQ(rz[0].shape(), (Shape{0, cfg.dim}));
   EXPECT_LE(report_err(tag + " encode_trimmed beside an empty row", host(rz[1]), cpu.encode_trimmed(ids, zmask)[1]),
-            kBf16Tol);
+            tol);
 }
 
 TEST(CudaT5, ParityOddSizesHeadDim8) {
@@ -209,7 +219,7 @@ TEST(CudaT5, ParityOddSizesHeadDim8) {
   T5Config c;
   c.vocab = 101, c.dim = 40, c.dim_attn = 40, c.num_heads = 5, c.dim_ffn = 72, c.num_layers = 2;
   c.num_buckets = 32, c.shared_pos = false;
-  parity_case(c, 45, "umt5 dim40 h5x8");
+  parity_case(c, 45, "umt5 dim40 h5x8", kLargeLogitTol);
 }
 
 TEST(CudaT5, ParityOddSizesSharedPos) {
@@ -217,7 +227,7 @@ TEST(CudaT5, ParityOddSizesSharedPos) {
   T5Config c;
   c.vocab = 77, c.dim = 36, c.dim_attn = 48, c.num_heads = 4, c.dim_ffn = 50, c.num_layers = 3;
   c.num_buckets = 16, c.max_distance = 20, c.shared_pos = true;
-  parity_case(c, 23, "t5 dim36 h4x12 shared");
+  parity_case(c, 23, "t5 dim36 h4x12 shared", kLargeLogitTol);
 }
 
 // Longer than one warp's register cache (512 keys): the softmax's generic path.
