@@ -349,3 +349,32 @@ TEST(CudaDit, Fp8WeightsCloseToBf16) {
   b.forward(r.in, oc, nullptr);
   EXPECT_EQ(max_abs_diff(to_host(oc), to_host(ob)), 0.0);
 }
+
+TEST(CudaDit, Fp8ScaleBiasGeluEpilogue) {
+  REQUIRE_GPU();
+  const int64_t m = 37, n = 64;
+  Tensor y = bf16_round(random_tensor({m, n + 8}, 930, -50.0f, 50.0f));  // 8 spare columns: an unaligned view
+  Tensor xs = random_tensor({m}, 931, 0.001f, 0.01f), ws = random_tensor({n}, 932, 0.001f, 0.02f);
+  Tensor bias = bf16_round(random_tensor({n}, 933, -0.5f, 0.5f));
+  Tensor dxs = to_dev(xs, DType::kF32), dws = to_dev(ws, DType::kF32), db = to_dev(bias, DType::kBF16);
+  for (bool gelu : {false, true}) {
+    Tensor ref = Tensor::empty({m, n});
+    for (int64_t r = 0; r < m; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        float v = y.data<float>()[r * (n + 8) + c] * xs.data<float>()[r] * ws.data<float>()[c] + bias.data<float>()[c];
+        if (gelu) v = 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+        ref.data<float>()[r * n + c] = v;
+      }
+    // aligned rows (the vectorised kernel) and rows starting one element in (the scalar kernel)
+    for (int64_t off : {int64_t{0}, int64_t{1}}) {
+      Tensor flat = Tensor::zeros({m * n + 8});
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c) flat.data<float>()[off + r * n + c] = y.data<float>()[r * (n + 8) + c];
+      Tensor dy = to_dev(flat, DType::kBF16);
+      cuda::scale_bias_act_bf16(bf(dy) + off, m, n, f32p(dxs), f32p(dws), bf(db), gelu, nullptr);
+      Tensor got = to_host(dy).slice(0, off, off + m * n).contiguous().view({m, n});
+      EXPECT_LE(report_err(std::string("fp8 epilogue ") + (gelu ? "gelu" : "bias") + (off ? " scalar" : " vec"), got, ref),
+                kBf16Tol);
+    }
+  }
+}

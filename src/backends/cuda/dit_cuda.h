@@ -213,7 +213,8 @@ class DitCuda {
   std::unique_ptr<CudnnSdpa> cudnn_;
   bool use_cudnn_ = false;
   std::string cudnn_note_;
-  int64_t cfg_batch_max_tokens_ = 4096;
+  // H200: batch 2 is 1.44x faster at 320 tokens, 1.04x at 3510, 1.005x at 12090, 0.99x at 27280
+  int64_t cfg_batch_max_tokens_ = 8192;
   Tensor rope_;  // float2 table as f32 [2 * n]
   int64_t rope_f_ = -1, rope_h_ = -1, rope_w_ = -1;
 };

@@ -2,6 +2,7 @@
 #include <cublasLt.h>
 #include <cuda_fp8.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -98,6 +99,35 @@ __device__ __forceinline__ float gelu_tanh(float x) {
   return 0.5f * x * (1.0f + tanhf(u));
 }
 
+// Vectorised: thread v owns columns [8v, 8v+8) (their weight scales and bias stay in registers) and
+// walks the rows r = blockIdx.y, + gridDim.y, ...
+__global__ void scale_bias_act_vec_kernel(bf16* y, int64_t m, int64_t n, const float* __restrict__ xs,
+                                          const float* __restrict__ ws, const bf16* __restrict__ bias, bool gelu) {
+  const int64_t v = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (v >= n / 8) return;
+  float w[8], b[8];
+  const float4 w0 = reinterpret_cast<const float4*>(ws)[2 * v], w1 = reinterpret_cast<const float4*>(ws)[2 * v + 1];
+  w[0] = w0.x, w[1] = w0.y, w[2] = w0.z, w[3] = w0.w, w[4] = w1.x, w[5] = w1.y, w[6] = w1.z, w[7] = w1.w;
+  if (bias) {
+    detail::bf16x8_to_f32(reinterpret_cast<const detail::Bf16x8*>(bias)[v], b);
+  } else {
+#pragma unroll
+    for (int e = 0; e < 8; ++e) b[e] = 0.0f;
+  }
+  for (int64_t r = blockIdx.y; r < m; r += gridDim.y) {
+    detail::Bf16x8* p = reinterpret_cast<detail::Bf16x8*>(y + r * n) + v;
+    float f[8];
+    detail::bf16x8_to_f32(*p, f);
+    const float s = xs[r];
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const float t = fmaf(f[e] * s, w[e], b[e]);
+      f[e] = gelu ? gelu_tanh(t) : t;
+    }
+    *p = detail::f32_to_bf16x8(f);
+  }
+}
+
 __global__ void scale_bias_act_kernel(bf16* y, int64_t m, int64_t n, const float* __restrict__ xs,
                                       const float* __restrict__ ws, const bf16* __restrict__ bias, bool gelu) {
   const int64_t total = m * n;
@@ -141,8 +171,83 @@ void scale_bias_act_bf16(bf16* y, int64_t m, int64_t n, const float* xs, const f
                          cudaStream_t stream) {
   require(m >= 0 && n > 0, "cuda::scale_bias_act_bf16", "bad shape");
   if (m == 0) return;
+  if (n % 8 == 0 && detail::aligned16(y) && detail::aligned16(ws) && (bias == nullptr || detail::aligned16(bias))) {
+    constexpr int kThreads = 128;
+    const dim3 grid(static_cast<unsigned>((n / 8 + kThreads - 1) / kThreads),
+                    static_cast<unsigned>(std::min<int64_t>(m, 2048)));
+    scale_bias_act_vec_kernel<<<grid, kThreads, 0, stream>>>(y, m, n, xs, ws, bias, gelu);
+    WAN22_CUDA_CHECK_LAUNCH();
+    return;
+  }
   scale_bias_act_kernel<<<detail::grid_for(m * n, 256), 256, 0, stream>>>(y, m, n, xs, ws, bias, gelu);
   WAN22_CUDA_CHECK_LAUNCH();
+}
+
+std::string fp8_gemm_probe(int64_t m, int64_t n, int64_t k) {
+  cublasLtHandle_t h = nullptr;
+  WAN22_FP8_CUBLAS_CHECK(cublasLtCreate(&h));
+  std::string out;
+  struct Variant {
+    const char* name;
+    int a_mode, b_mode;  // cublasLtMatmulMatrixScale_t
+    cublasLtEpilogue_t ep;
+    int8_t fast;
+    cudaDataType_t d;
+    cublasLtPointerMode_t pm;
+  };
+  const int kS = CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F, kV = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+  const Variant vs[] = {
+      {"scalar scales, no epilogue, fast accum, bf16 out", kS, kS, CUBLASLT_EPILOGUE_DEFAULT, 1, CUDA_R_16BF,
+       CUBLASLT_POINTER_MODE_HOST},
+      {"scalar scales, bias, bf16 out", kS, kS, CUBLASLT_EPILOGUE_BIAS, 1, CUDA_R_16BF, CUBLASLT_POINTER_MODE_HOST},
+      {"scalar scales, bias+GELU, bf16 out", kS, kS, CUBLASLT_EPILOGUE_GELU_BIAS, 1, CUDA_R_16BF,
+       CUBLASLT_POINTER_MODE_HOST},
+      {"outer-vector A+B, no epilogue, fast accum", kV, kV, CUBLASLT_EPILOGUE_DEFAULT, 1, CUDA_R_16BF,
+       CUBLASLT_POINTER_MODE_HOST},
+      {"outer-vector A+B, no epilogue, exact accum", kV, kV, CUBLASLT_EPILOGUE_DEFAULT, 0, CUDA_R_16BF,
+       CUBLASLT_POINTER_MODE_HOST},
+      {"outer-vector A+B, bias", kV, kV, CUBLASLT_EPILOGUE_BIAS, 1, CUDA_R_16BF, CUBLASLT_POINTER_MODE_HOST},
+      {"outer-vector A+B, f32 out", kV, kV, CUBLASLT_EPILOGUE_DEFAULT, 1, CUDA_R_32F, CUBLASLT_POINTER_MODE_HOST},
+      {"outer-vector A only, scalar B", kV, kS, CUBLASLT_EPILOGUE_DEFAULT, 1, CUDA_R_16BF, CUBLASLT_POINTER_MODE_HOST},
+      {"scalar scales, per-row alpha vector (device), bf16 out", kS, kS, CUBLASLT_EPILOGUE_DEFAULT, 1, CUDA_R_16BF,
+       CUBLASLT_POINTER_MODE_ALPHA_DEVICE_VECTOR_BETA_ZERO},
+  };
+  for (const Variant& v : vs) {
+    cublasLtMatmulDesc_t op = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulPreference_t pref = nullptr;
+    int found = 0;
+    cublasStatus_t st = cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    auto set = [&](cublasLtMatmulDescAttributes_t attr, const void* val, size_t sz) {
+      if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulDescSetAttribute(op, attr, val, sz);
+    };
+    const int32_t am = v.a_mode, bm = v.b_mode;
+    const cudaDataType_t bt = CUDA_R_16BF;
+    set(CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));
+    set(CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb));
+    set(CUBLASLT_MATMUL_DESC_FAST_ACCUM, &v.fast, sizeof(v.fast));
+    set(CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &am, sizeof(am));
+    set(CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &bm, sizeof(bm));
+    set(CUBLASLT_MATMUL_DESC_EPILOGUE, &v.ep, sizeof(v.ep));
+    if (v.ep != CUBLASLT_EPILOGUE_DEFAULT) set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof(bt));
+    set(CUBLASLT_MATMUL_DESC_POINTER_MODE, &v.pm, sizeof(v.pm));
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutCreate(&a, CUDA_R_8F_E4M3, k, n, k);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutCreate(&b, CUDA_R_8F_E4M3, k, m, k);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatrixLayoutCreate(&c, v.d, n, m, n);
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulPreferenceCreate(&pref);
+    cublasLtMatmulHeuristicResult_t res[4] = {};
+    if (st == CUBLAS_STATUS_SUCCESS) st = cublasLtMatmulAlgoGetHeuristic(h, op, a, b, c, c, pref, 4, res, &found);
+    out += std::string("  ") + v.name + ": " +
+           (st == CUBLAS_STATUS_SUCCESS ? std::to_string(found) + " algorithm(s)" : cublasLtGetStatusName(st)) + "\n";
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+  cublasLtDestroy(h);
+  return out;
 }
 
 // ---------------- Fp8Linear ----------------

@@ -30,6 +30,11 @@ void dequantize_rows_e4m3(const uint8_t* q, const float* scale, int64_t rows, in
 void scale_bias_act_bf16(bf16* y, int64_t m, int64_t n, const float* xs, const float* ws, const bf16* bias, bool gelu,
                          cudaStream_t stream);
 
+// Asks cuBLASLt's heuristic which fp8 GEMM variants it has for y[m, n] = x[m, k] w[n, k]^T on this
+// device (outer-vector / scalar scales, epilogues, fast accumulation, output type): one line per
+// variant with the number of algorithms offered (a report for the docs; runs no GEMM).
+std::string fp8_gemm_probe(int64_t m, int64_t n, int64_t k);
+
 class Fp8Linear {
  public:
   Fp8Linear();
