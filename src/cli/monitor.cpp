@@ -1,4 +1,6 @@
 // wan22 monitor: live GPU / CPU / RAM / disk / temperature view with alerts and JSON-lines export.
+#include "perf/monitor.h"
+
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -14,16 +16,18 @@
 #include "config/cli_options.h"
 #include "config/settings.h"
 #include "core/status.h"
-#include "perf/monitor.h"
 
 namespace wan22::cli {
 namespace {
 
 const char* kHelp =
-    "usage: wan22 monitor [--once] [--interval S] [--count N] [--duration S] [--json] [--jsonl FILE]\n"
-    "                     [--path P]... [--plain] [--no-gpu] [--root DIR] [--config FILE] [--set KEY=VALUE]\n"
+    "usage: wan22 monitor [--once] [--interval S] [--count N] [--duration S] [--json] [--jsonl "
+    "FILE]\n"
+    "                     [--path P]... [--plain] [--no-gpu] [--root DIR] [--config FILE] [--set "
+    "KEY=VALUE]\n"
     "\n"
-    "Samples GPUs (NVML: utilisation, VRAM, temperature, power, clocks, throttle reasons), CPU load\n"
+    "Samples GPUs (NVML: utilisation, VRAM, temperature, power, clocks, throttle reasons), CPU "
+    "load\n"
     "per core, CPU temperatures (hwmon, thermal zones), RAM, disk I/O and the free space of the\n"
     "model, output and temp directories, and shows them as a block redrawn every interval (plain\n"
     "blocks when the output is not a terminal). Alerts (thermal throttling, temperature over the\n"
@@ -35,7 +39,8 @@ const char* kHelp =
     "  --interval S    seconds between samples (default: performance_monitoring.metrics_interval)\n"
     "  --count N       stop after N samples\n"
     "  --duration S    stop after S seconds\n"
-    "  --json          JSON instead of text: --once prints one indented object, otherwise one line\n"
+    "  --json          JSON instead of text: --once prints one indented object, otherwise one "
+    "line\n"
     "                  per sample (JSON-lines)\n"
     "  --jsonl FILE    also append every sample to FILE, one JSON object per line\n"
     "  --path P        watch the free space of P (repeatable; replaces the default paths)\n"
@@ -43,7 +48,8 @@ const char* kHelp =
     "  --no-gpu        do not load NVML\n"
     "  --root DIR      read /proc and /sys below DIR (tests on fake trees)\n";
 const char* kEnvHelp =
-    "\nEnvironment: WAN22_NVML_LIBRARY=PATH loads that NVML library instead of libnvidia-ml.so.1.\n";
+    "\nEnvironment: WAN22_NVML_LIBRARY=PATH loads that NVML library instead of "
+    "libnvidia-ml.so.1.\n";
 
 volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
@@ -55,8 +61,8 @@ double parse_seconds(const std::string& opt, const std::string& v, double lo) {
     if (used == v.size() && d >= lo && d <= 1e7) return d;
   } catch (const std::exception&) {
   }
-  throw Error(ErrorCode::kInvalidArgument, "monitor: " + opt + " needs a number of seconds >= " + std::to_string(lo) +
-                                               ", got '" + v + "'");
+  throw Error(ErrorCode::kInvalidArgument, "monitor: " + opt + " needs a number of seconds >= " +
+                                               std::to_string(lo) + ", got '" + v + "'");
 }
 
 long parse_count(const std::string& v) {
@@ -66,7 +72,8 @@ long parse_count(const std::string& v) {
     if (used == v.size() && n >= 1) return n;
   } catch (const std::exception&) {
   }
-  throw Error(ErrorCode::kInvalidArgument, "monitor: --count needs a whole number >= 1, got '" + v + "'");
+  throw Error(ErrorCode::kInvalidArgument,
+              "monitor: --count needs a whole number >= 1, got '" + v + "'");
 }
 
 // Sleeps until `deadline` (steady clock) in short slices; false when interrupted.
@@ -74,7 +81,8 @@ bool sleep_until(std::chrono::steady_clock::time_point deadline) {
   while (!g_stop) {
     const auto now = std::chrono::steady_clock::now();
     if (now >= deadline) return true;
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(deadline - now, std::chrono::milliseconds(50)));
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        deadline - now, std::chrono::milliseconds(50)));
   }
   return false;
 }
@@ -86,7 +94,8 @@ size_t count_rows(const std::string& s, size_t width) {
     if (c == '\n') {
       rows += width ? std::max<size_t>(1, (col + width - 1) / width) : 1;
       col = 0;
-    } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {  // count UTF-8 characters, not bytes
+    } else if ((static_cast<unsigned char>(c) & 0xC0) !=
+               0x80) {  // count UTF-8 characters, not bytes
       ++col;
     }
   }
@@ -110,7 +119,8 @@ int run_monitor(int argc, char** argv) {
     const std::string a = argv[i];
     if (config::take_config_option(argc, argv, i, copt)) continue;
     auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw Error(ErrorCode::kInvalidArgument, "monitor: " + a + " needs a value");
+      if (i + 1 >= argc)
+        throw Error(ErrorCode::kInvalidArgument, "monitor: " + a + " needs a value");
       return argv[++i];
     };
     if (a == "--help" || a == "-h") {
@@ -169,9 +179,12 @@ int run_monitor(int argc, char** argv) {
 
   if (!json) {
     std::printf("wan22 monitor: every %g s%s; GPU: %s\n", interval,
-                count > 0 ? (", " + std::to_string(count) + " sample(s)").c_str() : "", mon.gpu_status().c_str());
+                count > 0 ? (", " + std::to_string(count) + " sample(s)").c_str() : "",
+                mon.gpu_status().c_str());
     if (mon.gpu_status().rfind("ok", 0) != 0)
-      std::printf("  (no GPU metrics: utilisation, VRAM, GPU temperature, power, clocks and throttle reasons are not visible)\n");
+      std::printf(
+          "  (no GPU metrics: utilisation, VRAM, GPU temperature, power, clocks and throttle "
+          "reasons are not visible)\n");
     std::fflush(stdout);
   }
 
@@ -189,7 +202,9 @@ int run_monitor(int argc, char** argv) {
     perf::MonitorSample s = mon.sample_now();
     if (json) {
       if (once)
-        std::printf("%s\n", perf::to_json(s).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        std::printf(
+            "%s\n",
+            perf::to_json(s).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       else
         std::fputs(perf::to_jsonl(s).c_str(), stdout);
     } else {
@@ -209,7 +224,9 @@ int run_monitor(int argc, char** argv) {
   return 0;
 }
 
-const CommandRegistrar kReg({"monitor", "live GPU/CPU/RAM/disk metrics, alerts and JSON-lines export", run_monitor});
+const CommandRegistrar kReg({"monitor",
+                             "live GPU/CPU/RAM/disk metrics, alerts and JSON-lines export",
+                             run_monitor});
 
 }  // namespace
 }  // namespace wan22::cli

@@ -64,7 +64,9 @@ std::unique_ptr<GpuProvider> make_nvml_provider(const std::string& library) {
   return std::make_unique<NvmlProvider>(library);
 }
 
-std::unique_ptr<GpuProvider> make_no_gpu_provider(const std::string& why) { return std::make_unique<NoGpu>(why); }
+std::unique_ptr<GpuProvider> make_no_gpu_provider(const std::string& why) {
+  return std::make_unique<NoGpu>(why);
+}
 
 PathSpace statvfs_space(const std::string& path) {
   namespace fs = std::filesystem;
@@ -116,7 +118,8 @@ MonitorOptions monitor_options(const config::Settings& s) {
   t.degradation_fraction = s.get_double("performance_monitoring.alerts.degradation_fraction");
   t.memory_percent = s.get_double("performance_monitoring.alerts.memory_percent");
   t.min_free_storage_gb = s.get_double("performance_monitoring.alerts.min_free_storage_gb");
-  t.generation_speed_fps = s.get_double("performance_monitoring.performance_targets.generation_speed");
+  t.generation_speed_fps =
+      s.get_double("performance_monitoring.performance_targets.generation_speed");
   t.cpu_utilization = s.get_double("performance_monitoring.performance_targets.cpu_utilization");
   t.gpu_temp_c = s.get_double("thermal_management.gpu_temp_target");
   t.cpu_temp_c = s.get_double("thermal_management.cpu_temp_target");
@@ -147,7 +150,8 @@ Monitor::Monitor(MonitorOptions o) : o_(std::move(o)), alerts_(o_.thresholds) {
   t0_ = std::chrono::steady_clock::now();
   if (!o_.jsonl_path.empty()) {
     jsonl_.open(o_.jsonl_path, std::ios::app);
-    if (!jsonl_) export_error_ = "cannot open " + o_.jsonl_path + " for appending: " + std::strerror(errno);
+    if (!jsonl_)
+      export_error_ = "cannot open " + o_.jsonl_path + " for appending: " + std::strerror(errno);
   }
 }
 
@@ -208,13 +212,15 @@ MonitorSample Monitor::sample_at(double t_s, int64_t unix_ms) {
       s.cpu.total = Known<double>::unknown(stat.why);
     } else {
       const ProcStat& cur = *stat.value;
-      s.cpu.total = last_stat_ ? cpu_busy_fraction(last_stat_->all, cur.all) : Known<double>::unknown(first);
+      s.cpu.total =
+          last_stat_ ? cpu_busy_fraction(last_stat_->all, cur.all) : Known<double>::unknown(first);
       for (const auto& [n, times] : cur.cores) {
         Known<double> v = Known<double>::unknown(first);
         if (last_stat_) {
           auto it = last_stat_->cores.find(n);
-          v = it == last_stat_->cores.end() ? Known<double>::unknown("CPU " + std::to_string(n) + " just came online")
-                                            : cpu_busy_fraction(it->second, times);
+          v = it == last_stat_->cores.end()
+                  ? Known<double>::unknown("CPU " + std::to_string(n) + " just came online")
+                  : cpu_busy_fraction(it->second, times);
         }
         s.cpu.cores.emplace_back(n, v);
       }
@@ -242,11 +248,14 @@ MonitorSample Monitor::sample_at(double t_s, int64_t unix_ms) {
     if (new_steps > 0 && step_s > 0)
       g.steps_per_s = Known<double>::of(static_cast<double>(new_steps) / step_s);
     else
-      g.steps_per_s = Known<double>::unknown(new_steps ? "steps reported no duration" : "no step finished since the last sample");
+      g.steps_per_s = Known<double>::unknown(new_steps ? "steps reported no duration"
+                                                       : "no step finished since the last sample");
     if (sp.jobs > 0 && sp.last_job_seconds > 0)
-      g.frames_per_s = Known<double>::of(static_cast<double>(sp.last_job_frames) / sp.last_job_seconds);
+      g.frames_per_s =
+          Known<double>::of(static_cast<double>(sp.last_job_frames) / sp.last_job_seconds);
     else
-      g.frames_per_s = Known<double>::unknown(sp.jobs ? "the last job reported no duration" : "no job finished yet");
+      g.frames_per_s = Known<double>::unknown(sp.jobs ? "the last job reported no duration"
+                                                      : "no job finished yet");
     last_speed_ = sp;
     last_t_ = t_s;
 

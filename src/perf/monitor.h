@@ -5,7 +5,8 @@
 //
 // Use from the pipeline or the server:
 //   perf::Monitor mon(perf::monitor_options(settings));   // performance_monitoring.* keys
-//   mon.start();                                          // sampler thread, every metrics_interval s
+//   mon.start();                                          // sampler thread, every metrics_interval
+//   s
 //   ... per denoising step:  mon.speed().step_done(step_seconds);
 //   ... per finished job:    mon.speed().job_done(frames, job_seconds);
 //   mon.stop();                                           // also in the destructor
@@ -56,8 +57,9 @@ PathSpace statvfs_space(const std::string& path);
 // Counters the pipeline feeds; thread-safe and cheap.
 class SpeedCounter {
  public:
-  void step_done(double seconds);                   // one denoising step finished, taking `seconds`
-  void job_done(uint64_t frames, double seconds);   // a job produced `frames` in `seconds` of wall time
+  void step_done(double seconds);  // one denoising step finished, taking `seconds`
+  void job_done(uint64_t frames,
+                double seconds);  // a job produced `frames` in `seconds` of wall time
   struct Snapshot {
     uint64_t steps = 0, frames = 0, jobs = 0;
     double step_seconds = 0;  // sum over the steps
@@ -72,16 +74,16 @@ class SpeedCounter {
 };
 
 struct MonitorOptions {
-  bool enabled = true;      // false: start() does nothing (sample_now() still works)
-  double interval_s = 5;    // performance_monitoring.metrics_interval
-  size_t history = 720;     // samples kept in the ring
-  std::string root = "/";   // /proc and /sys below it
+  bool enabled = true;             // false: start() does nothing (sample_now() still works)
+  double interval_s = 5;           // performance_monitoring.metrics_interval
+  size_t history = 720;            // samples kept in the ring
+  std::string root = "/";          // /proc and /sys below it
   std::vector<std::string> paths;  // free space watched (model, output, temp directories)
   AlertThresholds thresholds;
-  std::shared_ptr<GpuProvider> gpu;  // null: NVML
+  std::shared_ptr<GpuProvider> gpu;                           // null: NVML
   std::function<PathSpace(const std::string&)> space_reader;  // null: statvfs_space
-  std::string jsonl_path;   // "" = no export; else every sample is appended as one line
-  bool log_alerts = true;   // LOG_WARN when raised, LOG_INFO when cleared
+  std::string jsonl_path;  // "" = no export; else every sample is appended as one line
+  bool log_alerts = true;  // LOG_WARN when raised, LOG_INFO when cleared
 };
 
 // The options from the performance_monitoring.* and thermal_management.* keys (temperature
@@ -100,7 +102,8 @@ class Monitor {
   void stop();
   bool running() const;
 
-  // Takes a sample now on the calling thread (history, alerts, export, callbacks as the thread would).
+  // Takes a sample now on the calling thread (history, alerts, export, callbacks as the thread
+  // would).
   MonitorSample sample_now();
   // The same at a given time: `t_s` seconds on the monitor's clock, `unix_ms` wall clock (tests).
   MonitorSample sample_at(double t_s, int64_t unix_ms);

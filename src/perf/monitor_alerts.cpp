@@ -32,8 +32,9 @@ std::string AlertEvent::str() const {
   return raised ? "raised: " + alert.message : "cleared: " + alert.key + ": " + alert.message;
 }
 
-void AlertTracker::apply(const std::string& key, const std::string& kind, Cond c, const std::string& raise_msg,
-                         const std::string& clear_msg, double t, std::vector<AlertEvent>& events) {
+void AlertTracker::apply(const std::string& key, const std::string& kind, Cond c,
+                         const std::string& raise_msg, const std::string& clear_msg, double t,
+                         std::vector<AlertEvent>& events) {
   auto it = active_.find(key);
   if (c == Cond::kOver && it == active_.end()) {
     Alert a{key, kind, raise_msg, t};
@@ -57,27 +58,33 @@ std::vector<AlertEvent> AlertTracker::update(const MonitorSample& s) {
     const std::string id = std::to_string(g.index);
     const std::string temp = g.temperature_c.known() ? f(" at %.0f C", *g.temperature_c.value) : "";
     if (g.throttle_reasons.known()) {
-      const uint64_t hot = *g.throttle_reasons.value & (nvml_reason::kThermal | nvml_reason::kHwSlowdown);
+      const uint64_t hot =
+          *g.throttle_reasons.value & (nvml_reason::kThermal | nvml_reason::kHwSlowdown);
       std::string names;
       for (const auto& n : throttle_reason_names(hot)) names += (names.empty() ? "" : ", ") + n;
       apply("gpu_throttle:" + id, "thermal", hot ? C::kOver : C::kUnder,
-            "GPU " + id + " thermal throttling (" + names + ")" + temp, "GPU " + id + " no longer throttled" + temp, t, ev);
+            "GPU " + id + " thermal throttling (" + names + ")" + temp,
+            "GPU " + id + " no longer throttled" + temp, t, ev);
     }
     if (g.temperature_c.known()) {
       const double c = *g.temperature_c.value;
-      apply("gpu_temp:" + id, "thermal",
-            c > t_.gpu_temp_c ? C::kOver : (c <= t_.gpu_temp_c - kTempMarginC ? C::kUnder : C::kKeep),
-            "GPU " + id + f(" at %.0f C", c) + f(" > target %.0f C", t_.gpu_temp_c),
-            "GPU " + id + " back" + f(" at %.0f C", c) + f(" (target %.0f C)", t_.gpu_temp_c), t, ev);
+      apply(
+          "gpu_temp:" + id, "thermal",
+          c > t_.gpu_temp_c ? C::kOver : (c <= t_.gpu_temp_c - kTempMarginC ? C::kUnder : C::kKeep),
+          "GPU " + id + f(" at %.0f C", c) + f(" > target %.0f C", t_.gpu_temp_c),
+          "GPU " + id + " back" + f(" at %.0f C", c) + f(" (target %.0f C)", t_.gpu_temp_c), t, ev);
     }
-    if (g.memory_used_bytes.known() && g.memory_total_bytes.known() && *g.memory_total_bytes.value > 0) {
+    if (g.memory_used_bytes.known() && g.memory_total_bytes.known() &&
+        *g.memory_total_bytes.value > 0) {
       const double used = static_cast<double>(*g.memory_used_bytes.value);
       const double total = static_cast<double>(*g.memory_total_bytes.value);
       const double p = 100.0 * used / total;
       apply("vram:" + id, "memory",
-            p > t_.memory_percent ? C::kOver : (p < t_.memory_percent - kMemoryMarginPct ? C::kUnder : C::kKeep),
-            "GPU " + id + f(" VRAM %.0f%% used", p) + " (" + gib(used) + "/" + gib(total) + " GiB)" +
-                f(" > %.0f%%", t_.memory_percent),
+            p > t_.memory_percent
+                ? C::kOver
+                : (p < t_.memory_percent - kMemoryMarginPct ? C::kUnder : C::kKeep),
+            "GPU " + id + f(" VRAM %.0f%% used", p) + " (" + gib(used) + "/" + gib(total) +
+                " GiB)" + f(" > %.0f%%", t_.memory_percent),
             "GPU " + id + f(" VRAM back at %.0f%%", p), t, ev);
     }
   }
@@ -85,19 +92,24 @@ std::vector<AlertEvent> AlertTracker::update(const MonitorSample& s) {
   // ---- CPU temperature ----
   if (s.cpu_temp_c.known()) {
     const double c = *s.cpu_temp_c.value;
-    apply("cpu_temp", "thermal", c > t_.cpu_temp_c ? C::kOver : (c <= t_.cpu_temp_c - kTempMarginC ? C::kUnder : C::kKeep),
+    apply("cpu_temp", "thermal",
+          c > t_.cpu_temp_c ? C::kOver : (c <= t_.cpu_temp_c - kTempMarginC ? C::kUnder : C::kKeep),
           f("CPU at %.1f C", c) + f(" > target %.0f C", t_.cpu_temp_c),
           f("CPU back at %.1f C", c) + f(" (target %.0f C)", t_.cpu_temp_c), t, ev);
   }
 
   // ---- RAM ----
-  if (s.memory.total_bytes.known() && s.memory.available_bytes.known() && *s.memory.total_bytes.value > 0) {
+  if (s.memory.total_bytes.known() && s.memory.available_bytes.known() &&
+      *s.memory.total_bytes.value > 0) {
     const double total = static_cast<double>(*s.memory.total_bytes.value);
-    const double used = total - std::min(total, static_cast<double>(*s.memory.available_bytes.value));
+    const double used =
+        total - std::min(total, static_cast<double>(*s.memory.available_bytes.value));
     const double p = 100.0 * used / total;
     apply("ram", "memory",
-          p > t_.memory_percent ? C::kOver : (p < t_.memory_percent - kMemoryMarginPct ? C::kUnder : C::kKeep),
-          f("RAM %.0f%% used", p) + " (" + gib(used) + "/" + gib(total) + " GiB)" + f(" > %.0f%%", t_.memory_percent),
+          p > t_.memory_percent ? C::kOver
+                                : (p < t_.memory_percent - kMemoryMarginPct ? C::kUnder : C::kKeep),
+          f("RAM %.0f%% used", p) + " (" + gib(used) + "/" + gib(total) + " GiB)" +
+              f(" > %.0f%%", t_.memory_percent),
           f("RAM back at %.0f%% used", p), t, ev);
   }
 
@@ -110,7 +122,8 @@ std::vector<AlertEvent> AlertTracker::update(const MonitorSample& s) {
             free_gib < t_.min_free_storage_gb
                 ? C::kOver
                 : (free_gib >= t_.min_free_storage_gb + kStorageMarginGiB ? C::kUnder : C::kKeep),
-            "low storage: " + p.path + f(" has %.1f GiB free", free_gib) + f(" < %g GiB", t_.min_free_storage_gb),
+            "low storage: " + p.path + f(" has %.1f GiB free", free_gib) +
+                f(" < %g GiB", t_.min_free_storage_gb),
             p.path + f(" has %.1f GiB free again", free_gib), t, ev);
     }
   }
@@ -130,13 +143,14 @@ std::vector<AlertEvent> AlertTracker::update(const MonitorSample& s) {
       m = median(std::vector<double>(speeds_.begin(), speeds_.end()));
       c = v < t_.degradation_fraction * m ? C::kOver : C::kUnder;
     }
-    if (c == C::kUnder) {  // degraded samples stay out of the median, so a lasting slowdown stays flagged
+    if (c == C::kUnder) {  // degraded samples stay out of the median, so a lasting slowdown stays
+                           // flagged
       speeds_.push_back(v);
       if (speeds_.size() > kSpeedWindow) speeds_.pop_front();
     }
     apply("degradation", "degradation", c,
-          "performance degradation: " + f("%.3g steps/s", v) + f(" < %.2g x", t_.degradation_fraction) +
-              f(" running median %.3g steps/s", m),
+          "performance degradation: " + f("%.3g steps/s", v) +
+              f(" < %.2g x", t_.degradation_fraction) + f(" running median %.3g steps/s", m),
           f("speed back at %.3g steps/s", v), t, ev);
   } else if (job_finished) {
     apply("degradation", "degradation", C::kUnder, "", "job finished", t, ev);
@@ -144,7 +158,8 @@ std::vector<AlertEvent> AlertTracker::update(const MonitorSample& s) {
   if (job_finished && g.frames_per_s.known() && t_.generation_speed_fps > 0) {
     const double fps = *g.frames_per_s.value;
     apply("generation_speed", "degradation", fps < t_.generation_speed_fps ? C::kOver : C::kUnder,
-          f("generation speed %.3g frames/s", fps) + f(" < target %g frames/s", t_.generation_speed_fps),
+          f("generation speed %.3g frames/s", fps) +
+              f(" < target %g frames/s", t_.generation_speed_fps),
           f("generation speed %.3g frames/s meets the target", fps), t, ev);
   }
 
@@ -152,14 +167,16 @@ std::vector<AlertEvent> AlertTracker::update(const MonitorSample& s) {
   if (t_.cpu_utilization > 0) {
     bool gpu_busy = false;
     for (const auto& gpu : s.gpus)
-      if (gpu.utilization_gpu_pct.known() && *gpu.utilization_gpu_pct.value >= kGpuBusyPct) gpu_busy = true;
+      if (gpu.utilization_gpu_pct.known() && *gpu.utilization_gpu_pct.value >= kGpuBusyPct)
+        gpu_busy = true;
     const bool cpu_bound = g.steps_per_s.known() && !gpu_busy;
     if (!cpu_bound) {
       apply("cpu_underuse", "utilization", C::kUnder, "", "no CPU-bound work", t, ev);
     } else if (s.cpu.total.known()) {
       const double u = *s.cpu.total.value;
       apply("cpu_underuse", "utilization", u < t_.cpu_utilization ? C::kOver : C::kUnder,
-            f("CPU under-used while generating: %.0f%%", u * 100) + f(" < target %.0f%%", t_.cpu_utilization * 100),
+            f("CPU under-used while generating: %.0f%%", u * 100) +
+                f(" < target %.0f%%", t_.cpu_utilization * 100),
             f("CPU utilisation back at %.0f%%", u * 100), t, ev);
     }
   }

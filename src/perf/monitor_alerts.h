@@ -22,7 +22,7 @@ struct AlertThresholds {
   double cpu_utilization = 0.7;
   double gpu_temp_c = 80;  // over: thermal alert (NVML's thermal slowdown reasons always alert)
   double cpu_temp_c = 75;
-  double memory_percent = 95;     // VRAM or RAM used over this % of the total
+  double memory_percent = 95;       // VRAM or RAM used over this % of the total
   double min_free_storage_gb = 10;  // GiB free below this on a watched path (0 = off)
 };
 

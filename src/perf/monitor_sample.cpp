@@ -38,10 +38,12 @@ Known<T> get(const json& obj, const char* key) {
     } else if constexpr (std::is_floating_point_v<T>) {
       if (v.is_number()) return Known<T>::of(v.get<T>());
     } else {
-      if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0)) return Known<T>::of(v.get<T>());
+      if (v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0))
+        return Known<T>::of(v.get<T>());
     }
   }
-  return Known<T>::unknown(obj.is_object() ? why_of(obj, key) : std::string("no ") + key + " in the sample");
+  return Known<T>::unknown(obj.is_object() ? why_of(obj, key)
+                                           : std::string("no ") + key + " in the sample");
 }
 
 template <class T>
@@ -65,7 +67,9 @@ std::string fmt(const char* f, double v) {
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
 }
-std::string gib(uint64_t b) { return fmt("%.1f", static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0)); }
+std::string gib(uint64_t b) {
+  return fmt("%.1f", static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0));
+}
 std::string pct(double fraction) { return fmt("%.0f%%", fraction * 100.0); }
 std::string mbs(double bytes_per_s) { return fmt("%.1f MB/s", bytes_per_s / 1e6); }
 
@@ -82,7 +86,8 @@ bool is_cpu_sensor(const Temperature& t) {
     return chip == "coretemp" || chip == "k10temp" || chip == "k8temp" || chip == "zenpower" ||
            chip.find("cpu") != std::string::npos || chip.rfind("soc", 0) == 0;
   if (t.source == "thermal")
-    return chip == "x86_pkg_temp" || chip.find("cpu") != std::string::npos || chip.rfind("soc", 0) == 0;
+    return chip == "x86_pkg_temp" || chip.find("cpu") != std::string::npos ||
+           chip.rfind("soc", 0) == 0;
   return false;
 }
 
@@ -96,9 +101,10 @@ Known<double> hottest_cpu(const std::vector<Temperature>& temps) {
   }
   if (best.known()) return best;
   if (cpu_sensors > 0) return Known<double>::unknown("no CPU sensor gave a plausible reading");
-  return Known<double>::unknown(temps.empty() ? "no readable sensor under /sys/class/hwmon or /sys/class/thermal"
-                                              : "no CPU sensor (coretemp, k10temp, zenpower, x86_pkg_temp, *cpu*) among " +
-                                                    std::to_string(temps.size()) + " sensors");
+  return Known<double>::unknown(
+      temps.empty() ? "no readable sensor under /sys/class/hwmon or /sys/class/thermal"
+                    : "no CPU sensor (coretemp, k10temp, zenpower, x86_pkg_temp, *cpu*) among " +
+                          std::to_string(temps.size()) + " sensors");
 }
 
 json to_json(const MonitorSample& s) {
@@ -124,7 +130,9 @@ json to_json(const MonitorSample& s) {
     put(o, "clock_mem_mhz", g.clock_memory_mhz);
     put(o, "clock_graphics_mhz", g.clock_graphics_mhz);
     put(o, "throttle_mask", g.throttle_reasons);
-    o["throttle_reasons"] = g.throttle_reasons.known() ? json(throttle_reason_names(*g.throttle_reasons.value)) : json(nullptr);
+    o["throttle_reasons"] = g.throttle_reasons.known()
+                                ? json(throttle_reason_names(*g.throttle_reasons.value))
+                                : json(nullptr);
     j["gpus"].push_back(o);
   }
 
@@ -132,7 +140,8 @@ json to_json(const MonitorSample& s) {
   put(cpu, "util", s.cpu.total);
   put(cpu, "temp_c", s.cpu_temp_c);
   json cores = json::object();
-  for (const auto& [n, v] : s.cpu.cores) cores[std::to_string(n)] = v.known() ? json(*v.value) : json(nullptr);
+  for (const auto& [n, v] : s.cpu.cores)
+    cores[std::to_string(n)] = v.known() ? json(*v.value) : json(nullptr);
   cpu["cores"] = cores;
   j["cpu"] = cpu;
 
@@ -187,7 +196,8 @@ MonitorSample sample_from_json(const json& j) {
   s.seq = get_or<uint64_t>(j, "seq", 0);
   s.t_s = get_or<double>(j, "t_s", 0);
   s.interval_s = get_or<double>(j, "interval_s", 0);
-  if (j.contains("unix_ms") && j["unix_ms"].is_number_integer()) s.unix_ms = j["unix_ms"].get<int64_t>();
+  if (j.contains("unix_ms") && j["unix_ms"].is_number_integer())
+    s.unix_ms = j["unix_ms"].get<int64_t>();
   s.gpu_status = get_or<std::string>(j, "gpu_status", "");
   if (const json& gpus = member(j, "gpus"); gpus.is_array()) {
     for (const auto& o : gpus) {
@@ -216,10 +226,12 @@ MonitorSample sample_from_json(const json& j) {
     for (const auto& [k, v] : cores.items()) {
       auto n = numbered("cpu" + k, "cpu");
       if (!n) continue;
-      s.cpu.cores.emplace_back(*n, v.is_number() ? Known<double>::of(v.get<double>())
-                                                 : Known<double>::unknown("no value in the sample"));
+      s.cpu.cores.emplace_back(*n, v.is_number()
+                                       ? Known<double>::of(v.get<double>())
+                                       : Known<double>::unknown("no value in the sample"));
     }
-    std::sort(s.cpu.cores.begin(), s.cpu.cores.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(s.cpu.cores.begin(), s.cpu.cores.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
   }
   if (const json& temps = member(j, "temperatures"); temps.is_array()) {
     for (const auto& o : temps) {
@@ -276,18 +288,25 @@ std::string to_jsonl(const MonitorSample& s) {
 std::string to_text(const MonitorSample& s, const TextOptions& o) {
   std::string out;
   auto line = [&out](const std::string& l) { out += l + "\n"; };
-  line("sample " + std::to_string(s.seq) + " at " + fmt("%.1f", s.t_s) + " s (over " + fmt("%.2f", s.interval_s) + " s)");
+  line("sample " + std::to_string(s.seq) + " at " + fmt("%.1f", s.t_s) + " s (over " +
+       fmt("%.2f", s.interval_s) + " s)");
   if (s.gpus.empty()) line("GPU    none visible: " + s.gpu_status);
   for (const auto& g : s.gpus) {
-    std::string l = "GPU " + std::to_string(g.index) + "  " + show(g.name, [](const std::string& n) { return n; });
-    l += ": util " + show(g.utilization_gpu_pct, [](unsigned v) { return std::to_string(v) + "%"; });
+    std::string l = "GPU " + std::to_string(g.index) + "  " +
+                    show(g.name, [](const std::string& n) { return n; });
+    l +=
+        ": util " + show(g.utilization_gpu_pct, [](unsigned v) { return std::to_string(v) + "%"; });
     l += "  VRAM ";
-    if (g.memory_used_bytes.known() && g.memory_total_bytes.known() && *g.memory_total_bytes.value > 0)
+    if (g.memory_used_bytes.known() && g.memory_total_bytes.known() &&
+        *g.memory_total_bytes.value > 0)
       l += gib(*g.memory_used_bytes.value) + "/" + gib(*g.memory_total_bytes.value) + " GiB (" +
-           pct(static_cast<double>(*g.memory_used_bytes.value) / static_cast<double>(*g.memory_total_bytes.value)) + ")";
+           pct(static_cast<double>(*g.memory_used_bytes.value) /
+               static_cast<double>(*g.memory_total_bytes.value)) +
+           ")";
     else
       l += "?";
-    l += "  " + show(g.temperature_c, [](double c) { return fmt("%.0f C", c); }, "? C");
+    l += "  " + show(
+                    g.temperature_c, [](double c) { return fmt("%.0f C", c); }, "? C");
     l += "  " + show(g.power_usage_watts, [](double w) { return fmt("%.0f", w); }) + "/" +
          show(g.power_limit_watts, [](double w) { return fmt("%.0f", w); }) + " W";
     l += "  SM " + show(g.clock_sm_mhz, [](unsigned v) { return std::to_string(v); }) + " MHz";
@@ -303,8 +322,11 @@ std::string to_text(const MonitorSample& s, const TextOptions& o) {
     }
     line(l);
   }
-  line("CPU    " + show(s.cpu.total, pct, "? (" + s.cpu.total.why + ")") + " of " + std::to_string(s.cpu.cores.size()) +
-       " CPUs, temp " + show(s.cpu_temp_c, [](double c) { return fmt("%.1f C", c); }, "unknown (" + s.cpu_temp_c.why + ")"));
+  line("CPU    " + show(s.cpu.total, pct, "? (" + s.cpu.total.why + ")") + " of " +
+       std::to_string(s.cpu.cores.size()) + " CPUs, temp " +
+       show(
+           s.cpu_temp_c, [](double c) { return fmt("%.1f C", c); },
+           "unknown (" + s.cpu_temp_c.why + ")"));
   const int per_line = std::max(1, o.cores_per_line);
   for (size_t i = 0; i < s.cpu.cores.size(); i += static_cast<size_t>(per_line)) {
     std::string l = "cores  ";
@@ -314,19 +336,24 @@ std::string to_text(const MonitorSample& s, const TextOptions& o) {
     }
     line(l + "  % (cpu " + std::to_string(s.cpu.cores[i].first) + "..)");
   }
-  if (s.memory.total_bytes.known() && s.memory.available_bytes.known() && *s.memory.total_bytes.value > 0) {
-    const uint64_t total = *s.memory.total_bytes.value, avail = std::min(*s.memory.available_bytes.value, total);
+  if (s.memory.total_bytes.known() && s.memory.available_bytes.known() &&
+      *s.memory.total_bytes.value > 0) {
+    const uint64_t total = *s.memory.total_bytes.value,
+                   avail = std::min(*s.memory.available_bytes.value, total);
     line("RAM    " + gib(total - avail) + "/" + gib(total) + " GiB used (" +
-         pct(static_cast<double>(total - avail) / static_cast<double>(total)) + "), " + gib(avail) + " GiB available");
+         pct(static_cast<double>(total - avail) / static_cast<double>(total)) + "), " + gib(avail) +
+         " GiB available");
   } else {
-    line("RAM    unknown (" + (s.memory.total_bytes.known() ? s.memory.available_bytes.why : s.memory.total_bytes.why) + ")");
+    line("RAM    unknown (" +
+         (s.memory.total_bytes.known() ? s.memory.available_bytes.why : s.memory.total_bytes.why) +
+         ")");
   }
   if (!s.disks.known()) {
     line("disk   I/O unknown (" + s.disks.why + ")");
   } else {
     for (const auto& d : *s.disks.value)
-      line("disk   " + d.device + ": read " + mbs(d.read_bytes_per_s) + ", write " + mbs(d.write_bytes_per_s) + ", busy " +
-           pct(d.busy));
+      line("disk   " + d.device + ": read " + mbs(d.read_bytes_per_s) + ", write " +
+           mbs(d.write_bytes_per_s) + ", busy " + pct(d.busy));
     if (s.disks.value->empty()) line("disk   no disk in /proc/diskstats");
   }
   for (const auto& p : s.paths)
@@ -336,10 +363,14 @@ std::string to_text(const MonitorSample& s, const TextOptions& o) {
               : "unknown (" + p.free_bytes.why + ")"));
   const auto& g = s.generation;
   if (g.steps_done > 0 || g.jobs_done > 0)
-    line("speed  " + show(g.steps_per_s, [](double v) { return fmt("%.3g steps/s", v); }, "no step this interval") + ", " +
-         std::to_string(g.steps_done) + " steps, " + std::to_string(g.jobs_done) + " jobs, " +
-         std::to_string(g.frames_done) + " frames" +
-         show(g.frames_per_s, [](double v) { return fmt(", last job %.3g frames/s", v); }, ""));
+    line("speed  " +
+         show(
+             g.steps_per_s, [](double v) { return fmt("%.3g steps/s", v); },
+             "no step this interval") +
+         ", " + std::to_string(g.steps_done) + " steps, " + std::to_string(g.jobs_done) +
+         " jobs, " + std::to_string(g.frames_done) + " frames" +
+         show(
+             g.frames_per_s, [](double v) { return fmt(", last job %.3g frames/s", v); }, ""));
   if (s.alerts.empty()) line("alerts none");
   for (const auto& a : s.alerts) line("ALERT  " + a);
   return out;

@@ -3,11 +3,10 @@
 // they are null and the reason is under the object's "unknown" key.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "perf/known.h"
 #include "perf/nvml.h"
@@ -17,13 +16,14 @@
 namespace wan22::perf {
 
 struct CpuLoad {
-  Known<double> total;                            // busy fraction [0, 1] of all CPUs
+  Known<double> total;                               // busy fraction [0, 1] of all CPUs
   std::vector<std::pair<int, Known<double>>> cores;  // per logical CPU, by number
 };
 
 struct PathSpace {
   std::string path;
-  Known<uint64_t> free_bytes, total_bytes;  // of the filesystem holding the path (or its nearest existing parent)
+  Known<uint64_t> free_bytes,
+      total_bytes;  // of the filesystem holding the path (or its nearest existing parent)
 };
 
 // Generation speed fed by the pipeline (Monitor::speed()).

@@ -15,7 +15,8 @@ std::vector<std::string> words(const std::string& line) {
   return w;
 }
 
-// user nice system idle [iowait irq softirq steal [guest guest_nice]]; guest time is already in user.
+// user nice system idle [iowait irq softirq steal [guest guest_nice]]; guest time is already in
+// user.
 bool cpu_times(const std::vector<std::string>& w, CpuTimes& out) {
   if (w.size() < 5) return false;
   uint64_t v[8] = {};
@@ -99,11 +100,14 @@ std::vector<DiskCounters> parse_diskstats(const std::string& text) {
   return out;
 }
 
-std::vector<DiskCounters> whole_disks(const std::vector<DiskCounters>& all, const std::vector<std::string>& sys_block) {
+std::vector<DiskCounters> whole_disks(const std::vector<DiskCounters>& all,
+                                      const std::vector<std::string>& sys_block) {
   std::vector<DiskCounters> out;
   for (const auto& d : all) {
     if (d.device.rfind("loop", 0) == 0 || d.device.rfind("ram", 0) == 0) continue;
-    if (!sys_block.empty() && std::find(sys_block.begin(), sys_block.end(), d.device) == sys_block.end()) continue;
+    if (!sys_block.empty() &&
+        std::find(sys_block.begin(), sys_block.end(), d.device) == sys_block.end())
+      continue;
     out.push_back(d);
   }
   return out;
@@ -112,21 +116,26 @@ std::vector<DiskCounters> whole_disks(const std::vector<DiskCounters>& all, cons
 Known<std::vector<DiskCounters>> read_disk_counters(const std::string& root) {
   auto text = read_text(root, "/proc/diskstats");
   if (!text.known()) return Known<std::vector<DiskCounters>>::unknown(text.why);
-  return Known<std::vector<DiskCounters>>::of(whole_disks(parse_diskstats(*text.value), list_dir(root, "/sys/block")));
+  return Known<std::vector<DiskCounters>>::of(
+      whole_disks(parse_diskstats(*text.value), list_dir(root, "/sys/block")));
 }
 
-std::vector<DiskRate> disk_rates(const std::vector<DiskCounters>& before, const std::vector<DiskCounters>& after,
-                                 double seconds) {
+std::vector<DiskRate> disk_rates(const std::vector<DiskCounters>& before,
+                                 const std::vector<DiskCounters>& after, double seconds) {
   std::vector<DiskRate> out;
   if (!(seconds > 0)) return out;
   for (const auto& a : after) {
-    auto b = std::find_if(before.begin(), before.end(), [&](const DiskCounters& x) { return x.device == a.device; });
+    auto b = std::find_if(before.begin(), before.end(),
+                          [&](const DiskCounters& x) { return x.device == a.device; });
     if (b == before.end()) continue;
-    if (a.sectors_read < b->sectors_read || a.sectors_written < b->sectors_written || a.io_ms < b->io_ms) continue;
+    if (a.sectors_read < b->sectors_read || a.sectors_written < b->sectors_written ||
+        a.io_ms < b->io_ms)
+      continue;
     DiskRate r;
     r.device = a.device;
     r.read_bytes_per_s = static_cast<double>(a.sectors_read - b->sectors_read) * 512.0 / seconds;
-    r.write_bytes_per_s = static_cast<double>(a.sectors_written - b->sectors_written) * 512.0 / seconds;
+    r.write_bytes_per_s =
+        static_cast<double>(a.sectors_written - b->sectors_written) * 512.0 / seconds;
     r.busy = std::clamp(static_cast<double>(a.io_ms - b->io_ms) / (seconds * 1000.0), 0.0, 1.0);
     out.push_back(std::move(r));
   }

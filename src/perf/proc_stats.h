@@ -11,7 +11,8 @@
 
 namespace wan22::perf {
 
-// Jiffies of one CPU (or of all): busy = everything but idle and iowait; total = busy + idle + iowait.
+// Jiffies of one CPU (or of all): busy = everything but idle and iowait; total = busy + idle +
+// iowait.
 struct CpuTimes {
   uint64_t busy = 0, total = 0;
 };
@@ -31,8 +32,9 @@ Known<double> cpu_busy_fraction(const CpuTimes& before, const CpuTimes& after);
 
 struct DiskCounters {
   std::string device;
-  uint64_t sectors_read = 0, sectors_written = 0;  // 512-byte sectors, whatever the device's block size
-  uint64_t io_ms = 0;                              // milliseconds with I/O in flight
+  uint64_t sectors_read = 0,
+           sectors_written = 0;  // 512-byte sectors, whatever the device's block size
+  uint64_t io_ms = 0;            // milliseconds with I/O in flight
 };
 
 // /proc/diskstats text -> counters of every well-formed line (in file order).
@@ -40,7 +42,8 @@ std::vector<DiskCounters> parse_diskstats(const std::string& text);
 
 // Whole disks worth reporting: the names under /sys/block when it lists any (partitions are not
 // there), else every device; loop and ram devices never.
-std::vector<DiskCounters> whole_disks(const std::vector<DiskCounters>& all, const std::vector<std::string>& sys_block);
+std::vector<DiskCounters> whole_disks(const std::vector<DiskCounters>& all,
+                                      const std::vector<std::string>& sys_block);
 
 // Known<> when /proc/diskstats is readable; the list is whole_disks() of it.
 Known<std::vector<DiskCounters>> read_disk_counters(const std::string& root);
@@ -52,7 +55,7 @@ struct DiskRate {
 };
 
 // Rates of the devices present in both readings whose counters did not go back; `seconds` > 0.
-std::vector<DiskRate> disk_rates(const std::vector<DiskCounters>& before, const std::vector<DiskCounters>& after,
-                                 double seconds);
+std::vector<DiskRate> disk_rates(const std::vector<DiskCounters>& before,
+                                 const std::vector<DiskCounters>& after, double seconds);
 
 }  // namespace wan22::perf

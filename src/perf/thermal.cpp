@@ -16,7 +16,8 @@ namespace {
 class RealClock : public PaceClock {
  public:
   double now_s() override {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
   void sleep_s(double s) override {
     if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
@@ -38,10 +39,14 @@ void keep_max(Known<double>& m, const Known<double>& v) {
 std::shared_ptr<PaceClock> real_pace_clock() { return std::make_shared<RealClock>(); }
 
 bool parse_thermal_scaling(const std::string& s, ThermalScaling* out) {
-  if (s == "off") *out = ThermalScaling::kOff;
-  else if (s == "adaptive") *out = ThermalScaling::kAdaptive;
-  else if (s == "strict") *out = ThermalScaling::kStrict;
-  else return false;
+  if (s == "off")
+    *out = ThermalScaling::kOff;
+  else if (s == "adaptive")
+    *out = ThermalScaling::kAdaptive;
+  else if (s == "strict")
+    *out = ThermalScaling::kStrict;
+  else
+    return false;
   return true;
 }
 
@@ -59,7 +64,8 @@ ThermalOptions thermal_options(const config::Settings& s) {
 
 ThermalReading thermal_reading(const MonitorSample& s) {
   ThermalReading r;
-  r.gpu_c = Known<double>::unknown(s.gpus.empty() ? "no GPU visible: " + s.gpu_status : "no GPU temperature readable");
+  r.gpu_c = Known<double>::unknown(s.gpus.empty() ? "no GPU visible: " + s.gpu_status
+                                                  : "no GPU temperature readable");
   for (const auto& g : s.gpus) {
     if (g.temperature_c.known() && (!r.gpu_c.known() || *g.temperature_c.value > *r.gpu_c.value)) {
       r.gpu_c = g.temperature_c;
@@ -102,7 +108,10 @@ ThermalSensor direct_thermal_sensor(std::shared_ptr<GpuProvider> gpu, std::strin
 
 ThermalGovernor::ThermalGovernor(ThermalOptions o, ThermalSensor sensor, Notice notice,
                                  std::shared_ptr<PaceClock> clock)
-    : o_(o), sensor_(std::move(sensor)), notice_(std::move(notice)), clock_(clock ? std::move(clock) : real_pace_clock()) {
+    : o_(o),
+      sensor_(std::move(sensor)),
+      notice_(std::move(notice)),
+      clock_(clock ? std::move(clock) : real_pace_clock()) {
   last_.gpu_c = last_.cpu_c = Known<double>::unknown("not read yet");
 }
 
@@ -118,16 +127,21 @@ void ThermalGovernor::read() {
   // Hysteresis: hot above target (or thermal slowdown), cool at or below target - hysteresis;
   // an unreadable sensor keeps its state.
   if (last_.gpu_c.known() || last_.gpu_thermal_slowdown) {
-    const bool over = last_.gpu_thermal_slowdown || (last_.gpu_c.known() && *last_.gpu_c.value > o_.gpu_target_c);
+    const bool over =
+        last_.gpu_thermal_slowdown || (last_.gpu_c.known() && *last_.gpu_c.value > o_.gpu_target_c);
     const bool under = !last_.gpu_thermal_slowdown && last_.gpu_c.known() &&
                        *last_.gpu_c.value <= o_.gpu_target_c - o_.hysteresis_c;
-    if (over) gpu_hot_ = true;
-    else if (under) gpu_hot_ = false;
+    if (over)
+      gpu_hot_ = true;
+    else if (under)
+      gpu_hot_ = false;
   }
   if (last_.cpu_c.known()) {
     const double c = *last_.cpu_c.value;
-    if (c > o_.cpu_target_c) cpu_hot_ = true;
-    else if (c <= o_.cpu_target_c - o_.hysteresis_c) cpu_hot_ = false;
+    if (c > o_.cpu_target_c)
+      cpu_hot_ = true;
+    else if (c <= o_.cpu_target_c - o_.hysteresis_c)
+      cpu_hot_ = false;
   }
 }
 
@@ -135,7 +149,8 @@ double ThermalGovernor::pause_for() const {
   double over = 0;
   if (gpu_hot_ && last_.gpu_c.known()) over = std::max(over, *last_.gpu_c.value - o_.gpu_target_c);
   if (cpu_hot_ && last_.cpu_c.known()) over = std::max(over, *last_.cpu_c.value - o_.cpu_target_c);
-  over = std::max(over, 1.0);  // in the hysteresis band, or throttling below the target: the minimum
+  over =
+      std::max(over, 1.0);  // in the hysteresis band, or throttling below the target: the minimum
   return std::min(o_.max_pause_s, o_.pause_per_degree_s * over);
 }
 
@@ -146,7 +161,8 @@ std::string ThermalGovernor::describe() const {
     const std::string gpu = last_.gpu_index >= 0 ? "GPU " + std::to_string(last_.gpu_index) : "GPU";
     if (last_.gpu_c.known()) {
       const double c = *last_.gpu_c.value;
-      add(gpu + f(" at %.0f C", c) + (c > o_.gpu_target_c ? " > " : " near ") + f("target %.0f C", o_.gpu_target_c) +
+      add(gpu + f(" at %.0f C", c) + (c > o_.gpu_target_c ? " > " : " near ") +
+          f("target %.0f C", o_.gpu_target_c) +
           (last_.gpu_thermal_slowdown ? " (thermal slowdown)" : ""));
     } else {
       add(gpu + " reports thermal slowdown");
@@ -154,7 +170,8 @@ std::string ThermalGovernor::describe() const {
   }
   if (cpu_hot_ && last_.cpu_c.known()) {
     const double c = *last_.cpu_c.value;
-    add(f("CPU at %.0f C", c) + (c > o_.cpu_target_c ? " > " : " near ") + f("target %.0f C", o_.cpu_target_c));
+    add(f("CPU at %.0f C", c) + (c > o_.cpu_target_c ? " > " : " near ") +
+        f("target %.0f C", o_.cpu_target_c));
   }
   return out;
 }
@@ -166,18 +183,20 @@ double ThermalGovernor::between_steps(int step) {
   read();
   if (!said_blind_ && !last_.gpu_c.known() && !last_.cpu_c.known() && !last_.gpu_thermal_slowdown) {
     said_blind_ = true;
-    say("thermal governor: no temperature readable (GPU: " + last_.gpu_c.why + "; CPU: " + last_.cpu_c.why +
-        "); not pacing");
+    say("thermal governor: no temperature readable (GPU: " + last_.gpu_c.why +
+        "; CPU: " + last_.cpu_c.why + "); not pacing");
   }
   if (!hot()) {
     if (was_hot) {
       std::string back;
       if (was_gpu_hot && last_.gpu_c.known())
-        back += f("GPU %.0f C", *last_.gpu_c.value) + f(" <= %.0f C", o_.gpu_target_c - o_.hysteresis_c);
+        back += f("GPU %.0f C", *last_.gpu_c.value) +
+                f(" <= %.0f C", o_.gpu_target_c - o_.hysteresis_c);
       if (was_cpu_hot && last_.cpu_c.known())
         back += (back.empty() ? "" : ", ") + f("CPU %.0f C", *last_.cpu_c.value) +
                 f(" <= %.0f C", o_.cpu_target_c - o_.hysteresis_c);
-      say("thermal: cooled down (" + back + ") after step " + std::to_string(step) + ": no more pauses");
+      say("thermal: cooled down (" + back + ") after step " + std::to_string(step) +
+          ": no more pauses");
     }
     announced_pause_ = -1;
     said_batch_ = false;
@@ -206,7 +225,8 @@ double ThermalGovernor::between_steps(int step) {
       const double start = clock_->now_s();
       double waited = 0;
       while (hot() && waited < o_.strict_max_wait_s) {
-        const double poll = std::min(std::max(o_.strict_poll_s, 0.01), o_.strict_max_wait_s - waited);
+        const double poll =
+            std::min(std::max(o_.strict_poll_s, 0.01), o_.strict_max_wait_s - waited);
         clock_->sleep_s(poll);
         waited = clock_->now_s() - start;
         if (waited <= 0) waited += poll;  // a clock that does not move: count the polls

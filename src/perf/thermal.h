@@ -6,8 +6,10 @@
 // Wiring into the pipeline (the StepCallback of Ti2vPipeline::generate):
 //   perf::ThermalGovernor gov(perf::thermal_options(settings),
 //                             perf::direct_thermal_sensor(perf::make_nvml_provider()),
-//                             [](const std::string& n) { std::fprintf(stderr, "%s\n", n.c_str()); });
-//   auto on_step = [&](int step, int total, double s) { ...; if (step < total) gov.between_steps(step); };
+//                             [](const std::string& n) { std::fprintf(stderr, "%s\n", n.c_str());
+//                             });
+//   auto on_step = [&](int step, int total, double s) { ...; if (step < total)
+//   gov.between_steps(step); };
 //
 // Hot/cool has hysteresis: a sensor becomes hot above its target (or when NVML reports thermal
 // slowdown) and cool again only at or below target - hysteresis_c.
@@ -29,10 +31,10 @@ class Monitor;
 struct MonitorSample;
 
 struct ThermalReading {
-  Known<double> gpu_c;  // the hottest GPU
-  int gpu_index = -1;   // which one
+  Known<double> gpu_c;                // the hottest GPU
+  int gpu_index = -1;                 // which one
   bool gpu_thermal_slowdown = false;  // NVML reports sw/hw thermal slowdown on it
-  Known<double> cpu_c;  // the hottest CPU sensor
+  Known<double> cpu_c;                // the hottest CPU sensor
 };
 using ThermalSensor = std::function<ThermalReading()>;
 
@@ -52,11 +54,12 @@ struct ThermalOptions {
   double gpu_target_c = 80;
   double cpu_target_c = 75;
   ThermalScaling scaling = ThermalScaling::kAdaptive;
-  double hysteresis_c = 3;          // cool again at target - hysteresis
-  double pause_per_degree_s = 0.5;  // adaptive: pause = this x degrees over target (at least 1 degree)
-  double max_pause_s = 10;          // adaptive: cap of one pause
-  double strict_max_wait_s = 300;   // strict: longest wait between two steps
-  double strict_poll_s = 1;         // strict: sensor re-read interval while waiting
+  double hysteresis_c = 3;  // cool again at target - hysteresis
+  double pause_per_degree_s =
+      0.5;                  // adaptive: pause = this x degrees over target (at least 1 degree)
+  double max_pause_s = 10;  // adaptive: cap of one pause
+  double strict_max_wait_s = 300;  // strict: longest wait between two steps
+  double strict_poll_s = 1;        // strict: sensor re-read interval while waiting
 };
 // From thermal_management.* (gpu_temp_target, cpu_temp_target, performance_scaling, hysteresis_c,
 // pause_per_degree_s, max_pause_s).
@@ -98,8 +101,8 @@ class ThermalGovernor {
   const Stats& stats() const { return stats_; }
 
  private:
-  void read();              // sensor -> last_, hot flags, stats
-  double pause_for() const;  // adaptive pause length for the current overshoot
+  void read();                   // sensor -> last_, hot flags, stats
+  double pause_for() const;      // adaptive pause length for the current overshoot
   std::string describe() const;  // "GPU 0 at 87 C > target 83 C" (the hot sensors)
   void say(const std::string& s) const {
     if (notice_) notice_(s);

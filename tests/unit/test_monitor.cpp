@@ -12,18 +12,20 @@
 
 namespace wan22::perf {
 namespace {
+using testing::fake_gpu;
 using testing::FakeGpus;
 using testing::FakeTree;
-using testing::fake_gpu;
 
 void write_normal(const FakeTree& t, bool later) {
   t.write("/proc/stat", later ? "cpu  200 0 100 800 100 0 0 0 0 0\ncpu0 140 0 50 360 50 0 0 0 0 0\n"
                                 "cpu1 60 0 50 440 50 0 0 0 0 0\n"
                               : "cpu  100 0 100 700 100 0 0 0 0 0\ncpu0 50 0 50 350 50 0 0 0 0 0\n"
                                 "cpu1 50 0 50 350 50 0 0 0 0 0\n");
-  t.write("/proc/meminfo", "MemTotal:       16384000 kB\nMemFree:  100 kB\nMemAvailable:    4096000 kB\n");
-  t.write("/proc/diskstats", later ? "   8       0 sda 1100 0 6096 110 600 0 12192 220 0 800 320 0 0 0 0\n"
-                                   : "   8       0 sda 1000 0 2000 100 500 0 4000 200 0 300 300 0 0 0 0\n");
+  t.write("/proc/meminfo",
+          "MemTotal:       16384000 kB\nMemFree:  100 kB\nMemAvailable:    4096000 kB\n");
+  t.write("/proc/diskstats",
+          later ? "   8       0 sda 1100 0 6096 110 600 0 12192 220 0 800 320 0 0 0 0\n"
+                : "   8       0 sda 1000 0 2000 100 500 0 4000 200 0 300 300 0 0 0 0\n");
   t.write("/sys/block/sda/dev", "8:0\n");
   t.write("/sys/class/hwmon/hwmon0/name", "coretemp\n");
   t.write("/sys/class/hwmon/hwmon0/temp1_input", "61000\n");
@@ -32,7 +34,8 @@ void write_normal(const FakeTree& t, bool later) {
   t.write("/sys/class/hwmon/hwmon1/temp1_input", "45000\n");
 }
 
-MonitorOptions fake_options(const FakeTree& t, std::shared_ptr<GpuProvider> gpu, uint64_t free_bytes = 100ull << 30) {
+MonitorOptions fake_options(const FakeTree& t, std::shared_ptr<GpuProvider> gpu,
+                            uint64_t free_bytes = 100ull << 30) {
   MonitorOptions o;
   o.root = t.root();
   o.gpu = std::move(gpu);
@@ -81,10 +84,11 @@ TEST(Monitor, NormalTreeReadingsAndRates) {
   EXPECT_TRUE(s.alerts.empty()) << s.alerts.front();  // power capping is not a thermal alert
 
   const std::string text = to_text(s);
-  for (const char* want : {"GPU 0  Fake H200: util 97%", "VRAM 40.0/140.0 GiB (29%)", "65 C", "612/700 W",
-                           "SM 1980 MHz", "throttle: sw_power_cap", "CPU    50% of 2 CPUs, temp 61.0 C",
-                           "  90  10", "RAM    11.7/15.6 GiB used (75%)", "disk   sda: read 1.0 MB/s",
-                           "space  /models: 100.0 GiB free", "alerts none"})
+  for (const char* want :
+       {"GPU 0  Fake H200: util 97%", "VRAM 40.0/140.0 GiB (29%)", "65 C", "612/700 W",
+        "SM 1980 MHz", "throttle: sw_power_cap", "CPU    50% of 2 CPUs, temp 61.0 C", "  90  10",
+        "RAM    11.7/15.6 GiB used (75%)", "disk   sda: read 1.0 MB/s",
+        "space  /models: 100.0 GiB free", "alerts none"})
     EXPECT_NE(text.find(want), std::string::npos) << "missing '" << want << "' in\n" << text;
 }
 
@@ -106,7 +110,8 @@ TEST(Monitor, FirstSampleWithoutPrimeHasNoRates) {
 
 TEST(Monitor, MissingFilesAndNoGpuSayWhy) {
   FakeTree t;  // empty: no /proc, no /sys
-  MonitorOptions o = fake_options(t, std::shared_ptr<GpuProvider>(make_no_gpu_provider("NVML not available: test")));
+  MonitorOptions o = fake_options(
+      t, std::shared_ptr<GpuProvider>(make_no_gpu_provider("NVML not available: test")));
   Monitor m(o);
   m.prime_at(0);
   MonitorSample s = m.sample_at(1, 0);
@@ -132,10 +137,11 @@ TEST(Monitor, MissingFilesAndNoGpuSayWhy) {
 TEST(Monitor, GarbageTreeNeverCrashes) {
   FakeTree t;
   const std::string junk("\x00\xff\xfe garbage \n\n-1 -2 -3\n99999999999999999999999\n", 49);
-  for (const char* f : {"/proc/stat", "/proc/meminfo", "/proc/diskstats", "/sys/class/hwmon/hwmon0/name",
-                        "/sys/class/hwmon/hwmon0/temp1_input", "/sys/class/hwmon/hwmon0/temp1_label",
-                        "/sys/class/thermal/thermal_zone0/type", "/sys/class/thermal/thermal_zone0/temp",
-                        "/sys/block/sda/dev"})
+  for (const char* f :
+       {"/proc/stat", "/proc/meminfo", "/proc/diskstats", "/sys/class/hwmon/hwmon0/name",
+        "/sys/class/hwmon/hwmon0/temp1_input", "/sys/class/hwmon/hwmon0/temp1_label",
+        "/sys/class/thermal/thermal_zone0/type", "/sys/class/thermal/thermal_zone0/temp",
+        "/sys/block/sda/dev"})
     t.write(f, junk);
   t.write("/sys/class/hwmon/hwmon1/name", "coretemp\n");
   t.write("/sys/class/hwmon/hwmon1/temp1_input", "999999999\n");  // 999999 C: implausible
@@ -209,7 +215,8 @@ TEST(Monitor, JsonRoundTrip) {
   write_normal(t, false);
   auto gpus = std::make_shared<FakeGpus>();
   NvmlGpu partial = fake_gpu(1, 91, nvml_reason::kHwThermalSlowdown | nvml_reason::kSwPowerCap);
-  partial.power_usage_watts = Known<double>::unknown("nvmlDeviceGetPowerUsage failed: Not Supported");
+  partial.power_usage_watts =
+      Known<double>::unknown("nvmlDeviceGetPowerUsage failed: Not Supported");
   gpus->gpus = {fake_gpu(0, 70.5), partial};
   Monitor m(fake_options(t, gpus));
   m.prime_at(0);
@@ -228,16 +235,19 @@ TEST(Monitor, JsonRoundTrip) {
   ASSERT_EQ(back.gpus.size(), 2u);
   EXPECT_FALSE(back.gpus[1].power_usage_watts.known());
   EXPECT_EQ(back.gpus[1].power_usage_watts.why, "nvmlDeviceGetPowerUsage failed: Not Supported");
-  EXPECT_EQ(j["gpus"][1]["throttle_reasons"], nlohmann::json({"sw_power_cap", "hw_thermal_slowdown"}));
+  EXPECT_EQ(j["gpus"][1]["throttle_reasons"],
+            nlohmann::json({"sw_power_cap", "hw_thermal_slowdown"}));
   EXPECT_DOUBLE_EQ(*back.cpu.cores[0].second.value, 0.9);
   EXPECT_EQ(back.alerts, s.alerts);
   // Every monitored GPU field is in the JSON.
-  for (const char* k : {"index", "name", "util_pct", "mem_util_pct", "vram_used_bytes", "vram_total_bytes", "temp_c",
-                        "slowdown_temp_c", "power_w", "power_limit_w", "clock_sm_mhz", "clock_mem_mhz",
-                        "clock_graphics_mhz", "throttle_mask", "throttle_reasons"})
+  for (const char* k :
+       {"index", "name", "util_pct", "mem_util_pct", "vram_used_bytes", "vram_total_bytes",
+        "temp_c", "slowdown_temp_c", "power_w", "power_limit_w", "clock_sm_mhz", "clock_mem_mhz",
+        "clock_graphics_mhz", "throttle_mask", "throttle_reasons"})
     EXPECT_TRUE(j["gpus"][0].contains(k)) << k;
   // Junk never throws.
-  EXPECT_NO_THROW(sample_from_json(nlohmann::json::parse(R"({"gpus": [1, "x", {"temp_c": "hot"}], "cpu": 3,
+  EXPECT_NO_THROW(
+      sample_from_json(nlohmann::json::parse(R"({"gpus": [1, "x", {"temp_c": "hot"}], "cpu": 3,
     "disks": {"a": 1}, "paths": [null], "alerts": [1, "a"], "seq": -4})")));
   EXPECT_NO_THROW(sample_from_json(nlohmann::json(42)));
 }

@@ -86,13 +86,13 @@ TEST(MonitorAlerts, MemoryNearItsLimit) {
   th.memory_percent = 95;
   AlertTracker tr(th);
   MonitorSample s = base_sample(0);
-  s.gpus = {fake_gpu(0, 50, 0, 134 * kGiB, 140 * kGiB)};  // 95.7%
+  s.gpus = {fake_gpu(0, 50, 0, 134 * kGiB, 140 * kGiB)};     // 95.7%
   s.memory.available_bytes = Known<uint64_t>::of(3 * kGiB);  // 97%
   auto ev = tr.update(s);
   auto raised = keys(ev, true);
   std::sort(raised.begin(), raised.end());
   ASSERT_EQ(raised, (std::vector<std::string>{"ram", "vram:0"}));
-  s.gpus = {fake_gpu(0, 50, 0, 131 * kGiB, 140 * kGiB)};  // 93.6%: within the margin
+  s.gpus = {fake_gpu(0, 50, 0, 131 * kGiB, 140 * kGiB)};     // 93.6%: within the margin
   s.memory.available_bytes = Known<uint64_t>::of(6 * kGiB);  // 94%
   EXPECT_TRUE(tr.update(s).empty());
   s.gpus = {fake_gpu(0, 50, 0, 100 * kGiB, 140 * kGiB)};
@@ -166,7 +166,8 @@ TEST(MonitorAlerts, NewJobResetsTheMedianAndJudgesItsSpeed) {
   }
   s.generation.steps_per_s = Known<double>::of(0.5);
   EXPECT_EQ(keys(tr.update(s), true), std::vector<std::string>{"degradation"});
-  // The job ends slowly: the degradation alert clears (new job, new median), the speed target alerts.
+  // The job ends slowly: the degradation alert clears (new job, new median), the speed target
+  // alerts.
   s.generation.jobs_done = 1;
   s.generation.steps_per_s = Known<double>::unknown("no step");
   s.generation.frames_per_s = Known<double>::of(0.2);

@@ -45,8 +45,9 @@ TEST(MonitorProc, ProcStatOldKernelFourFields) {
 }
 
 TEST(MonitorProc, ProcStatGarbage) {
-  for (const char* bad : {"", "intr 1 2 3\n", "cpu a b c d e\n", "cpu 1 2\n", "cpuX 1 2 3 4 5\n", "\x01\x02\xff",
-                          "cpu 18446744073709551615 18446744073709551615 1 1 1\n", "cpu -1 2 3 4 5\n"}) {
+  for (const char* bad :
+       {"", "intr 1 2 3\n", "cpu a b c d e\n", "cpu 1 2\n", "cpuX 1 2 3 4 5\n", "\x01\x02\xff",
+        "cpu 18446744073709551615 18446744073709551615 1 1 1\n", "cpu -1 2 3 4 5\n"}) {
     auto r = parse_proc_stat(bad);
     EXPECT_FALSE(r.known()) << "accepted: " << bad;
     EXPECT_FALSE(r.why.empty());
@@ -139,7 +140,8 @@ TEST(MonitorProc, ThrottleReasonNames) {
   EXPECT_TRUE(throttle_reason_names(0).empty());
   EXPECT_EQ(throttle_reason_names(kSwPowerCap | kHwThermalSlowdown),
             (std::vector<std::string>{"sw_power_cap", "hw_thermal_slowdown"}));
-  EXPECT_EQ(throttle_reason_names(kGpuIdle | 0x10000), (std::vector<std::string>{"gpu_idle", "0x10000"}));
+  EXPECT_EQ(throttle_reason_names(kGpuIdle | 0x10000),
+            (std::vector<std::string>{"gpu_idle", "0x10000"}));
   EXPECT_EQ(kThermal, 0x60u);
 }
 

@@ -37,7 +37,9 @@ class FakeTree {
     std::filesystem::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << text;
   }
-  void mkdir(const std::string& abs_path) const { std::filesystem::create_directories(root_ + abs_path); }
+  void mkdir(const std::string& abs_path) const {
+    std::filesystem::create_directories(root_ + abs_path);
+  }
 
  private:
   std::string root_;
@@ -56,8 +58,8 @@ class FakeGpus : public GpuProvider {
 };
 
 // A GPU with every monitored field known.
-inline NvmlGpu fake_gpu(unsigned index, double temp_c, uint64_t throttle = 0, uint64_t used = 40ull << 30,
-                        uint64_t total = 140ull << 30) {
+inline NvmlGpu fake_gpu(unsigned index, double temp_c, uint64_t throttle = 0,
+                        uint64_t used = 40ull << 30, uint64_t total = 140ull << 30) {
   NvmlGpu g;
   g.index = index;
   g.name = Known<std::string>::of("Fake H200");

@@ -60,7 +60,8 @@ struct Rig {
   std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
   std::vector<std::string> notices;
   ThermalGovernor make(ThermalOptions o) {
-    return ThermalGovernor(o, script.sensor(), [this](const std::string& n) { notices.push_back(n); }, clock);
+    return ThermalGovernor(
+        o, script.sensor(), [this](const std::string& n) { notices.push_back(n); }, clock);
   }
 };
 
@@ -135,7 +136,8 @@ TEST(Thermal, NvmlThermalSlowdownCountsAsHotBelowTheTarget) {
   r.script.readings = {gpu_at(78, true), gpu_at(78, false)};
   auto gov = r.make(opts());
   EXPECT_DOUBLE_EQ(gov.between_steps(1), 0.5);
-  EXPECT_EQ(r.notices[0], "GPU 0 at 78 C near target 83 C (thermal slowdown): pausing 0.5 s between steps");
+  EXPECT_EQ(r.notices[0],
+            "GPU 0 at 78 C near target 83 C (thermal slowdown): pausing 0.5 s between steps");
   EXPECT_EQ(gov.between_steps(2), 0.0);  // 78 <= 80 and no slowdown: cool
 }
 
@@ -146,7 +148,8 @@ TEST(Thermal, CpuOverItsTarget) {
   EXPECT_DOUBLE_EQ(gov.between_steps(1), 2.0);
   EXPECT_EQ(r.notices[0], "CPU at 79 C > target 75 C: pausing 2.0 s between steps");
   EXPECT_EQ(gov.between_steps(2), 0.0);
-  EXPECT_EQ(r.notices.back(), "thermal: cooled down (CPU 71 C <= 72 C) after step 2: no more pauses");
+  EXPECT_EQ(r.notices.back(),
+            "thermal: cooled down (CPU 71 C <= 72 C) after step 2: no more pauses");
 }
 
 TEST(Thermal, OffOnlyWarnsOnce) {
@@ -187,7 +190,8 @@ TEST(Thermal, StrictGivesUpAfterItsLimit) {
   auto gov = r.make(o);
   EXPECT_DOUBLE_EQ(gov.between_steps(1), 7.0);
   EXPECT_EQ(r.clock->sleeps, (std::vector<double>{2, 2, 2, 1}));
-  EXPECT_EQ(r.notices.back(), "GPU 0 at 95 C > target 83 C: still hot after waiting 7 s; continuing");
+  EXPECT_EQ(r.notices.back(),
+            "GPU 0 at 95 C > target 83 C: still hot after waiting 7 s; continuing");
 }
 
 TEST(Thermal, SmallerBatchRecommendedWhileHot) {
@@ -202,7 +206,8 @@ TEST(Thermal, SmallerBatchRecommendedWhileHot) {
   for (const auto& n : r.notices) batch_notices += n.find("smaller batch") != std::string::npos;
   EXPECT_EQ(batch_notices, 1u);
   EXPECT_EQ(r.notices.back(),
-            "GPU 0 at 86 C > target 83 C: recommending the smaller batch (the two CFG branches one after the other)");
+            "GPU 0 at 86 C > target 83 C: recommending the smaller batch (the two CFG branches one "
+            "after the other)");
   gov.between_steps(2);
   gov.between_steps(3);
   EXPECT_FALSE(gov.smaller_batch_recommended());
@@ -218,14 +223,16 @@ TEST(Thermal, NoSensorsSaysSoOnceAndNeverPauses) {
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(gov.between_steps(i), 0.0);
   ASSERT_EQ(r.notices.size(), 1u);
   EXPECT_EQ(r.notices[0],
-            "thermal governor: no temperature readable (GPU: NVML not available; CPU: no CPU sensor); not pacing");
+            "thermal governor: no temperature readable (GPU: NVML not available; CPU: no CPU "
+            "sensor); not pacing");
 }
 
 TEST(Thermal, ThrowingSensorIsNotFatal) {
   auto clock = std::make_shared<FakeClock>();
   std::vector<std::string> notices;
-  ThermalGovernor gov(opts(), [] () -> ThermalReading { throw std::runtime_error("boom"); },
-                      [&notices](const std::string& n) { notices.push_back(n); }, clock);
+  ThermalGovernor gov(
+      opts(), []() -> ThermalReading { throw std::runtime_error("boom"); },
+      [&notices](const std::string& n) { notices.push_back(n); }, clock);
   EXPECT_EQ(gov.between_steps(1), 0.0);
   ASSERT_EQ(notices.size(), 1u);
   EXPECT_NE(notices[0].find("sensor failed: boom"), std::string::npos) << notices[0];
