@@ -414,11 +414,15 @@ VaeTiling vae_tiling(const ModelSpec& m, int width, int height, int tile, int ov
   };
   t.tiles_x = count(width);
   t.tiles_y = count(height);
-  // A tile decodes its latent region plus a margin of overlap/2 pixels on each side (rounded up
-  // to whole latent pixels), so its blended border is exact.
+  // The n tiles of an axis split it evenly (each at most `tile` pixels, neighbours sharing
+  // `overlap`); a tile decodes its latent region plus a margin of overlap/2 pixels on each side
+  // (rounded up to whole latent pixels), so its blended border is exact.
+  auto extent = [&](int full, int n) {
+    return n == 1 ? full : std::min(tile, (full + (n - 1) * overlap + n - 1) / n);
+  };
   const int64_t margin = (overlap / 2 + s - 1) / s;
-  t.lat_w = std::min<int64_t>(width / s, (std::min(tile, width) + s - 1) / s + 2 * margin);
-  t.lat_h = std::min<int64_t>(height / s, (std::min(tile, height) + s - 1) / s + 2 * margin);
+  t.lat_w = std::min<int64_t>(width / s, (extent(width, t.tiles_x) + s - 1) / s + 2 * margin);
+  t.lat_h = std::min<int64_t>(height / s, (extent(height, t.tiles_y) + s - 1) / s + 2 * margin);
   t.recompute = static_cast<double>(t.tiles_x * t.tiles_y) * static_cast<double>(t.lat_h * t.lat_w) /
                 (static_cast<double>(height / s) * static_cast<double>(width / s));
   return t;
