@@ -890,17 +890,20 @@ struct VaeCuda::Impl {
   }
 
   // ---- encoder ----
+  // Encodes video frames [f0, f0 + nf) of the pixel region (y0, x0, rh, rw) into latent frames
+  // from lf0 on, placed by `blend` (latent pixels). Returns the number of latent frames.
   int64_t encode_chunk(const float* video, int64_t VF, int64_t VH, int64_t VW, int64_t f0,
-                       int64_t nf, std::vector<Slot>& cache, float* lat, int64_t LF, int64_t lf0,
-                       cudaStream_t st) {
+                       int64_t nf, int64_t y0, int64_t x0, int64_t rh, int64_t rw,
+                       std::vector<Slot>& cache, float* lat, int64_t LF, int64_t LH, int64_t LW,
+                       int64_t lf0, const vae::TileBlend& blend, cudaStream_t st) {
     const DEncoder& e = enc;
     const int p = cfg.patch();
-    const int64_t h = VH / p, w = VW / p;
+    const int64_t h = rh / p, w = rw / p;
     Act x = causal_conv(
         e.conv1, cache[static_cast<size_t>(e.s_conv1)],
         [&](void* dst) {
-          vae::video_to_act(dt, video, cfg.in_channels, VF, VH, VW, f0, nf, p, dst, e.conv1.cin_p,
-                            ex(st));
+          vae::video_to_act(dt, video, cfg.in_channels, VF, VH, VW, f0, nf, y0, x0, rh, rw, p, dst,
+                            e.conv1.cin_p, ex(st));
         },
         nf, h, w, st);
     vae::add_bias_residual(dt, x.p(), e.conv1.bias(), nullptr, nullptr, x.rows(), x.C, ex(st));
@@ -932,8 +935,29 @@ struct VaeCuda::Impl {
     Act mu = conv_run(e.quant_mu, m.p(), T, H, W, st);
     vae::act_to_latent(dt, mu.p(), e.quant_mu.bias(), T, H, W, mu.C, cfg.z_dim,
                        static_cast<const float*>(mean.raw_data()),
-                       static_cast<const float*>(inv_std.raw_data()), lat, LF, lf0, ex(st));
+                       static_cast<const float*>(inv_std.raw_data()), lat, LF, LH, LW, lf0, blend,
+                       ex(st));
     return T;
+  }
+
+  // Encodes the pixel region through every chunk into the latent.
+  void encode_region(const float* video, int64_t VF, int64_t VH, int64_t VW, int64_t y0, int64_t x0,
+                     int64_t rh, int64_t rw, float* lat, int64_t LF, int64_t LH, int64_t LW,
+                     const vae::TileBlend& blend, cudaStream_t st) {
+    constexpr int64_t kChunk = 4;  // frames per encoder chunk after the first
+    std::vector<Slot> cache(static_cast<size_t>(enc.slots));
+    int64_t lf = 0;
+    const int64_t chunks = 1 + (VF - 1 + kChunk - 1) / kChunk;
+    for (int64_t i = 0; i < chunks; ++i) {
+      const int64_t start = i == 0 ? 0 : 1 + kChunk * (i - 1);
+      const int64_t end = i == 0 ? 1 : std::min(VF, 1 + kChunk * i);
+      lf += encode_chunk(video, VF, VH, VW, start, end - start, y0, x0, rh, rw, cache, lat, LF, LH,
+                         LW, lf, blend, st);
+    }
+    if (lf != LF) {
+      throw Error(ErrorCode::kInternal, "VaeCuda encode: produced " + std::to_string(lf) +
+                                            " latent frames, expected " + std::to_string(LF));
+    }
   }
 };
 
@@ -1014,6 +1038,21 @@ Tensor device_f32(const Tensor& t, int unbatched_ndim, const char* what, cudaStr
 
 }  // namespace
 
+// Tile starts along one axis of `len` (latent px): stride tile - overlap, the last tile flush
+// with the end; one tile covering everything when tile >= len.
+static std::vector<int64_t> tile_starts(int64_t len, const TileOptions& t) {
+  std::vector<int64_t> v;
+  const int64_t size = std::min(t.tile, len), stride = std::max<int64_t>(1, t.tile - t.overlap);
+  for (int64_t p = 0;; p += stride) {
+    if (p + size >= len) {
+      v.push_back(len - size);
+      break;
+    }
+    v.push_back(p);
+  }
+  return v;
+}
+
 Tensor VaeCuda::decode(const Tensor& latent, cudaStream_t stream) {
   return decode_tiled(latent, TileOptions{}, stream);
 }
@@ -1045,21 +1084,7 @@ Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cud
                 "VaeCuda decode_tiled: overlap " + std::to_string(tiles.overlap) +
                     " must be in [0, tile " + std::to_string(tiles.tile) + ")");
   }
-  // tile starts along one axis: stride tile - overlap, the last tile flush with the end
-  auto starts = [&](int64_t len) {
-    std::vector<int64_t> v;
-    const int64_t size = std::min(tiles.tile, len),
-                  stride = std::max<int64_t>(1, tiles.tile - tiles.overlap);
-    for (int64_t p = 0;; p += stride) {
-      if (p + size >= len) {
-        v.push_back(len - size);
-        break;
-      }
-      v.push_back(p);
-    }
-    return v;
-  };
-  const std::vector<int64_t> ys = starts(Hl), xs = starts(Wl);
+  const std::vector<int64_t> ys = tile_starts(Hl, tiles), xs = tile_starts(Wl, tiles);
   const int64_t th = std::min(tiles.tile, Hl), tw = std::min(tiles.tile, Wl);
   m.zero(vp, video.nbytes(), stream);
   Tensor wsum = Tensor::empty({VH, VW}, DType::kF32, m.dev());
@@ -1084,19 +1109,23 @@ Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cud
   return video;
 }
 
-Tensor VaeCuda::encode(const Tensor& video_in, cudaStream_t stream) {
+Tensor VaeCuda::encode(const Tensor& video, cudaStream_t stream) {
+  return encode_tiled(video, TileOptions{}, stream);
+}
+
+Tensor VaeCuda::encode_tiled(const Tensor& video_in, const TileOptions& tiles,
+                             cudaStream_t stream) {
   Impl& m = *impl_;
   if (!m.has_enc) throw Error(ErrorCode::kInvalidArgument, "VaeCuda: the encoder was not loaded");
   const Tensor video = device_f32(video_in, 4, "encode", stream, m.host);
   const int64_t C = video.dim(0), VF = video.dim(1), VH = video.dim(2), VW = video.dim(3);
   const int64_t s = m.cfg.spatial_stride(), ts = m.cfg.temporal_stride();
-  constexpr int64_t kChunk = 4;
   if (C != m.cfg.in_channels) {
     throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: the video has " + std::to_string(C) +
                                                  " channels, the VAE takes " +
                                                  std::to_string(m.cfg.in_channels));
   }
-  if (VF < 1 || (ts != 1 && (VF - 1) % kChunk != 0)) {
+  if (VF < 1 || (ts != 1 && (VF - 1) % 4 != 0)) {
     throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: " + std::to_string(VF) +
                                                  " frames; the frame count must be 1 + 4k");
   }
@@ -1105,25 +1134,43 @@ Tensor VaeCuda::encode(const Tensor& video_in, cudaStream_t stream) {
                                                  "x" + std::to_string(VW) +
                                                  " must be a multiple of " + std::to_string(s));
   }
-  const int64_t LF = 1 + (VF - 1) / ts;
-  Tensor lat =
-      Tensor::empty({static_cast<int64_t>(m.cfg.z_dim), LF, VH / s, VW / s}, DType::kF32, m.dev());
+  const int64_t LF = 1 + (VF - 1) / ts, LH = VH / s, LW = VW / s, z = m.cfg.z_dim;
+  Tensor lat = Tensor::empty({z, LF, LH, LW}, DType::kF32, m.dev());
   m.conv.reset_counters();
   m.attn_flops = m.conv_flops = 0.0;
-  std::vector<Slot> cache(static_cast<size_t>(m.enc.slots));
   const float* vp = static_cast<const float*>(video.raw_data());
   float* lp = static_cast<float*>(lat.raw_data());
-  int64_t lf = 0;
-  const int64_t chunks = 1 + (VF - 1) / kChunk;
-  for (int64_t i = 0; i < chunks; ++i) {
-    const int64_t start = i == 0 ? 0 : 1 + kChunk * (i - 1);
-    const int64_t end = i == 0 ? 1 : std::min(VF, 1 + kChunk * i);
-    lf += m.encode_chunk(vp, VF, VH, VW, start, end - start, cache, lp, LF, lf, stream);
+  const bool tiled = tiles.tile > 0 && (tiles.tile < LH || tiles.tile < LW);
+  if (!tiled) {
+    m.encode_region(vp, VF, VH, VW, 0, 0, VH, VW, lp, LF, LH, LW, vae::TileBlend{}, stream);
+    return lat;
   }
-  if (lf != LF) {
-    throw Error(ErrorCode::kInternal, "VaeCuda encode: produced " + std::to_string(lf) +
-                                          " latent frames, expected " + std::to_string(LF));
+  if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "VaeCuda encode_tiled: overlap " + std::to_string(tiles.overlap) +
+                    " must be in [0, tile " + std::to_string(tiles.tile) + ")");
   }
+  const std::vector<int64_t> ys = tile_starts(LH, tiles), xs = tile_starts(LW, tiles);
+  const int64_t th = std::min(tiles.tile, LH), tw = std::min(tiles.tile, LW);
+  m.zero(lp, lat.nbytes(), stream);
+  Tensor wsum = Tensor::empty({LH, LW}, DType::kF32, m.dev());
+  m.zero(wsum.raw_data(), wsum.nbytes(), stream);
+  for (size_t iy = 0; iy < ys.size(); ++iy) {
+    for (size_t ix = 0; ix < xs.size(); ++ix) {
+      vae::TileBlend b;
+      b.y0 = ys[iy], b.x0 = xs[ix];
+      b.ramp_top = iy > 0 ? tiles.overlap : 0;
+      b.ramp_bottom = iy + 1 < ys.size() ? tiles.overlap : 0;
+      b.ramp_left = ix > 0 ? tiles.overlap : 0;
+      b.ramp_right = ix + 1 < xs.size() ? tiles.overlap : 0;
+      b.accumulate = true;
+      m.encode_region(vp, VF, VH, VW, ys[iy] * s, xs[ix] * s, th * s, tw * s, lp, LF, LH, LW, b,
+                      stream);
+      vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), LH, LW, th, tw, b, m.ex(stream));
+    }
+  }
+  vae::divide_by_weight(lp, static_cast<const float*>(wsum.raw_data()), z, LF, LH, LW,
+                        m.ex(stream));
   return lat;
 }
 

@@ -43,8 +43,8 @@ struct VaeCudaOptions {
   bool emulate_on_host = false;
 };
 
-// Spatial tiling of the latent (decode_tiled): tiles of `tile` x `tile` latent pixels whose
-// neighbours overlap by `overlap` latent pixels; the decoded tiles are blended linearly over the
+// Spatial tiling (decode_tiled / encode_tiled): tiles of `tile` x `tile` latent pixels whose
+// neighbours overlap by `overlap` latent pixels; the tiles' outputs are blended linearly over the
 // overlap. Every tile runs the whole causal time sequence before the next starts, so only one
 // tile's caches are alive at a time.
 struct TileOptions {
@@ -82,6 +82,9 @@ class VaeCuda {
   // video f32 [C, F, H, W] or [1, C, F, H, W] in [-1, 1] (F = 1 + 4k; H, W multiples of the spatial
   // stride), host or device -> normalised latent f32 [z, 1 + (F-1)/ts, H/s, W/s] on the device.
   Tensor encode(const Tensor& video, cudaStream_t stream);
+  // encode() in spatial tiles: tile/overlap in latent pixels (x the spatial stride in the video),
+  // the encoded tiles blended linearly over the overlap in the latent.
+  Tensor encode_tiled(const Tensor& video, const TileOptions& tiles, cudaStream_t stream);
 
   Conv3dCuda& conv();
   // FLOPs executed by the last decode/encode call (convolutions + attention GEMMs).
