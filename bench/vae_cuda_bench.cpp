@@ -5,7 +5,8 @@
 // table on stdout and JSON (--json FILE); --report FILE writes the per-shape conv report.
 //   wan22_vae_cuda_bench [--json FILE] [--report FILE] [--reps N] [--revision R] [--quick]
 //                        [--tile T] [--overlap O] [--tile-chunk N] [--no-tiled] [--no-chunk2]
-//                        [--no-microbench] [--budget-s S]  (sections past S seconds are skipped)
+//                        [--no-microbench] [--no-profile] [--budget-s S]  (sections past S seconds
+//                        are skipped)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -194,7 +195,7 @@ int main(int argc, char** argv) {
   std::string json_path = "vae_cuda_bench.json", report_path, revision = "unknown";
   int reps = 3, tile = 24, overlap = 4, tile_chunk = 1;
   double budget_s = 0.0;  // 0: no limit
-  bool quick = false, tiled = true, chunk2 = true, microbench = true;
+  bool quick = false, tiled = true, chunk2 = true, microbench = true, profile = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -228,6 +229,8 @@ int main(int argc, char** argv) {
       chunk2 = false;
     } else if (a == "--no-microbench") {
       microbench = false;
+    } else if (a == "--no-profile") {
+      profile = false;
     } else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -324,6 +327,23 @@ int main(int argc, char** argv) {
                     c->estimated_seconds(), t.median_s, t.tflop);
       }
       j["output"] = {{"shape", out.shape()}, {"last_frame_absmax", absmax}, {"finite", finite}};
+      if (profile && name == "720p_121f") {
+        // one more decode with an event after every operation: GPU seconds by kind of work
+        out = Tensor();
+        vae->set_profiling(true);
+        out = vae->decode(lat, st);
+        vae->set_profiling(false);
+        json pj;
+        double total = 0.0;
+        std::printf("  profile:");
+        for (const auto& [kind, sec] : vae->last_profile()) {
+          pj[kind] = sec;
+          total += sec;
+          std::printf(" %s %.3f s", kind.c_str(), sec);
+        }
+        std::printf(" (total %.3f s)\n", total);
+        j["profile_s"] = pj;
+      }
       detail["decode_" + name] = j;
       metrics["vae_decode_" + name + "_s"] = t.median_s;
       metrics["peak_vram_gib_vae_decode_" + name] = t.peak_gib;

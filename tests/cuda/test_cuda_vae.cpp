@@ -40,6 +40,13 @@ using models::vae::VaeVersion;
 namespace {
 
 constexpr double kF32Tol = 1e-4;
+// bf16 limit for the golden decode: the golden VAE (random weights, widths 8-32) amplifies bf16
+// rounding: under host emulation, rounding only the conv weights gives 5.2e-3 on decoded_raw, only
+// the conv inputs 4.8e-3, only the conv outputs 4.5e-3, only the residual stream 4.8e-3, all
+// together 9.9e-3; on the H200: 9.9e-3 / 1.10e-2 / 1.17e-2 (a / b / vae21). bf16 storage cannot do
+// better on this model (f32 matches to 1e-6); the latents and the random-weight parity cases stay
+// under 1e-2 (6e-3 / 3e-3).
+constexpr double kBf16GoldenDecodeTol = 1.5e-2;
 
 // A non-blocking stream (none under host emulation, where no CUDA call may be made).
 struct Stream {
@@ -179,7 +186,8 @@ void run_golden(const std::string& stem, const std::string& case_name, DType dt,
   const Tensor dec = host_unbatched(vae->decode(latent_ref, st.s), 4);
   const Tensor dref = host_unbatched(decoded_ref, 4);
   ASSERT_EQ(dec.shape(), dref.shape());
-  EXPECT_LE(report(std::string("decoded_raw_") + dtype_name(dt), dec, dref), tol);
+  EXPECT_LE(report(std::string("decoded_raw_") + dtype_name(dt), dec, dref),
+            dt == DType::kBF16 ? kBf16GoldenDecodeTol : tol);
 
   const Tensor lat = host_unbatched(vae->encode(video, st.s), 4);
   const Tensor lref = host_unbatched(latent_ref, 4);

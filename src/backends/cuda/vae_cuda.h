@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "backends/cuda/conv3d_cuda.h"
 #include "core/tensor.h"
@@ -87,6 +89,12 @@ class VaeCuda {
   Tensor encode_tiled(const Tensor& video, const TileOptions& tiles, cudaStream_t stream);
 
   Conv3dCuda& conv();
+  // Benchmarks: time every operation of the following decode/encode calls on the device by kind
+  // (an event after each; the GPU's idle time lands on the operation it waited for).
+  // last_profile(): seconds per kind (conv, norm, elementwise, copy, attention, layout) of the
+  // last call; empty when profiling was off.
+  void set_profiling(bool on);
+  std::vector<std::pair<std::string, double>> last_profile() const;
   // FLOPs executed by the last decode/encode call (convolutions + attention GEMMs).
   double last_flops() const;
   size_t weight_bytes() const;  // device bytes of the loaded weights

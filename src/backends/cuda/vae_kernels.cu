@@ -90,8 +90,8 @@ constexpr int kThreads = 256;
 
 // RMS_norm of one row on the host: the reference order of operations.
 template <class T>
-void rms_norm_row_host(const T* x, const float* bias, const float* gamma, T* y, int64_t c,
-                       float sqrt_c, bool silu) {
+void rms_norm_row_host(const T* x, const float* bias, const float* gamma, T* y, T* y_copy,
+                       int64_t c, float sqrt_c, bool silu) {
   double ss = 0.0;
   for (int64_t i = 0; i < c; ++i) {
     const float v = ld(x + i) + (bias ? bias[i] : 0.0f);
@@ -102,13 +102,15 @@ void rms_norm_row_host(const T* x, const float* bias, const float* gamma, T* y, 
     const float v = ld(x + i) + (bias ? bias[i] : 0.0f);
     const float o = v * inv * sqrt_c * gamma[i];
     st(y + i, silu ? silu_f(o) : o);
+    if (y_copy) st(y_copy + i, silu ? silu_f(o) : o);
   }
 }
 
 template <class T>
 __global__ void rms_norm_act_kernel(const T* __restrict__ x, const float* __restrict__ bias,
                                     const float* __restrict__ gamma, T* __restrict__ y,
-                                    int64_t rows, int64_t c, float sqrt_c, bool silu) {
+                                    int64_t rows, int64_t c, float sqrt_c, bool silu, T* y2,
+                                    int64_t y2_from) {
   const int lane = threadIdx.x & 31;
   const int64_t warps_per_block = blockDim.x >> 5;
   const int64_t groups = c >> 3;
@@ -145,6 +147,7 @@ __global__ void rms_norm_act_kernel(const T* __restrict__ x, const float* __rest
         v[i] = silu ? silu_f(o) : o;
       }
       store8(yr + g * 8, v);
+      if (y2 && row >= y2_from) store8(y2 + (row - y2_from) * c + g * 8, v);
     }
   }
 }
@@ -195,9 +198,9 @@ struct DeviceExec {
   }
   template <class T>
   void rms_norm(const T* x, const float* bias, const float* gamma, T* y, int64_t rows, int64_t c,
-                float sqrt_c, bool silu) const {
+                float sqrt_c, bool silu, T* y2, int64_t y2_from) const {
     rms_norm_act_kernel<T><<<grid_for(rows, kThreads / 32), kThreads, 0, stream>>>(
-        x, bias, gamma, y, rows, c, sqrt_c, silu);
+        x, bias, gamma, y, rows, c, sqrt_c, silu, y2, y2_from);
     WAN22_CUDA_CHECK_LAUNCH();
   }
   template <class T>
@@ -218,10 +221,12 @@ struct HostExec {
   }
   template <class T>
   void rms_norm(const T* x, const float* bias, const float* gamma, T* y, int64_t rows, int64_t c,
-                float sqrt_c, bool silu) const {
+                float sqrt_c, bool silu, T* y2, int64_t y2_from) const {
     parallel_for(0, rows, 16, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r)
-        rms_norm_row_host(x + r * c, bias, gamma, y + r * c, c, sqrt_c, silu);
+      for (int64_t r = b; r < e; ++r) {
+        T* copy = y2 && r >= y2_from ? y2 + (r - y2_from) * c : nullptr;
+        rms_norm_row_host(x + r * c, bias, gamma, y + r * c, copy, c, sqrt_c, silu);
+      }
     });
   }
   template <class T>
@@ -597,14 +602,17 @@ const T* typed(const void* p) {
 // ---------------- entry points ----------------
 
 void rms_norm_act(DType dt, const void* x, const float* bias, const float* gamma, void* y,
-                  int64_t rows, int64_t c, int64_t c_real, bool silu, Exec ex) {
+                  int64_t rows, int64_t c, int64_t c_real, bool silu, void* y2, int64_t y2_from,
+                  Exec ex) {
   check_c8("rms_norm_act", c);
   if (rows <= 0) return;
+  require(!y2 || (y2_from >= 0 && y2_from <= rows), "rms_norm_act", "bad second-copy row range");
   const float sqrt_c = static_cast<float>(std::sqrt(static_cast<double>(c_real)));
   dispatch(dt, "rms_norm_act", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     with_exec(ex, [&](const auto& e) {
-      e.rms_norm(typed<T>(x), bias, gamma, typed<T>(y), rows, c, sqrt_c, silu);
+      e.rms_norm(typed<T>(x), bias, gamma, typed<T>(y), rows, c, sqrt_c, silu, typed<T>(y2),
+                 y2_from);
     });
   });
 }

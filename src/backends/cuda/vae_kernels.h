@@ -30,9 +30,11 @@ struct Exec {
 
 // y = [SiLU](F.normalize(x + bias) * sqrt(c_real) * gamma) per row of c channels (the VAE's
 // RMS_norm: x / max(||x||, 1e-12)). bias f32 [c] or nullptr (the bias of the conv that produced x),
-// gamma f32 [c] (zero in the padding channels). y may not alias x.
+// gamma f32 [c] (zero in the padding channels). y may not alias x. When y2 is set, rows >= y2_from
+// are also written to y2 (row r at y2 + (r - y2_from) * c): a second copy of the last frames.
 void rms_norm_act(DType dt, const void* x, const float* bias, const float* gamma, void* y,
-                  int64_t rows, int64_t c, int64_t c_real, bool silu, Exec ex);
+                  int64_t rows, int64_t c, int64_t c_real, bool silu, void* y2, int64_t y2_from,
+                  Exec ex);
 
 // y += bias [+ r + r_bias] per row of c channels (any of bias, r, r_bias may be nullptr).
 void add_bias_residual(DType dt, void* y, const float* bias, const void* r, const float* r_bias,
