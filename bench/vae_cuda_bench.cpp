@@ -5,8 +5,8 @@
 // table on stdout and JSON (--json FILE); --report FILE writes the per-shape conv report.
 //   wan22_vae_cuda_bench [--json FILE] [--report FILE] [--reps N] [--revision R] [--quick]
 //                        [--tile T] [--overlap O] [--tile-chunk N] [--no-tiled] [--no-chunk2]
-//                        [--no-microbench] [--no-profile] [--budget-s S]  (sections past S seconds
-//                        are skipped)
+//                        [--no-microbench] [--no-profile] [--no-reuse] [--budget-s S]  (sections
+//                        past S seconds are skipped)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
   std::string json_path = "vae_cuda_bench.json", report_path, revision = "unknown";
   int reps = 3, tile = 24, overlap = 4, tile_chunk = 1;
   double budget_s = 0.0;  // 0: no limit
-  bool quick = false, tiled = true, chunk2 = true, microbench = true, profile = true;
+  bool quick = false, tiled = true, chunk2 = true, microbench = true, profile = true, reuse = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -231,6 +231,8 @@ int main(int argc, char** argv) {
       microbench = false;
     } else if (a == "--no-profile") {
       profile = false;
+    } else if (a == "--no-reuse") {
+      reuse = false;
     } else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
@@ -298,6 +300,8 @@ int main(int argc, char** argv) {
 
     cuda::VaeCudaOptions dec_opt;
     dec_opt.encoder = false;
+    dec_opt.reuse_buffers = reuse;
+    detail["reuse_buffers"] = reuse;
     auto vae = cuda::VaeCuda::random(cfg, 1, dec_opt, st);
     detail["decoder_weight_gib"] = gib(static_cast<double>(vae->weight_bytes()));
     std::printf("decoder weights %.2f GiB (bf16), conv: %s\n",

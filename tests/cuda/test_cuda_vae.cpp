@@ -312,7 +312,8 @@ TEST(CudaVaeHostRandom, Wan21DecodeEncodeF32) {
   run_random_parity(VaeVersion::kWan21, DType::kF32, {}, "wan21", true);
 }
 
-// Two latent frames per decoder chunk and the materialised upsampling give the same video.
+// Two latent frames per decoder chunk, the materialised upsampling and no buffer reuse give the
+// same results.
 void chunk_and_upsample_variants(bool host) {
   VaeCudaOptions o;
   o.decode_chunk = 2;
@@ -321,6 +322,9 @@ void chunk_and_upsample_variants(bool host) {
   o2.subpixel_upsample = false;
   run_random_parity(VaeVersion::kWan22, DType::kF32, o2, "wan22_nosubpixel", host);
   run_random_parity(VaeVersion::kWan21, DType::kF32, o2, "wan21_nosubpixel", host);
+  VaeCudaOptions o3;
+  o3.reuse_buffers = false;
+  run_random_parity(VaeVersion::kWan22, DType::kBF16, o3, "wan22_noreuse", host);
 }
 TEST(CudaVaeRandom, ChunkAndUpsampleVariantsF32) { chunk_and_upsample_variants(false); }
 TEST(CudaVaeHostRandom, ChunkAndUpsampleVariantsF32) { chunk_and_upsample_variants(true); }

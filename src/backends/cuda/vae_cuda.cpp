@@ -493,9 +493,11 @@ DDecoder build_decoder(Builder& b, const VaeConfig& cfg, bool subpixel) {
 // first chunk's one-frame sizes never recur); clear() returns everything.
 class BufferPool {
  public:
-  explicit BufferPool(Device dev) : dev_(dev), state_(std::make_shared<State>()) {}
+  BufferPool(Device dev, bool enabled)
+      : dev_(dev), enabled_(enabled), state_(std::make_shared<State>()) {}
 
   Tensor get(const Shape& shape, DType dt) {
+    if (!enabled_) return Tensor::empty(shape, dt, dev_);
     const size_t need =
         (static_cast<size_t>(shape_numel(shape)) * dtype_size(dt) + 4095) / 4096 * 4096;
     auto& free = state_->free;
@@ -536,6 +538,7 @@ class BufferPool {
     int64_t gen = 0;
   };
   Device dev_;
+  bool enabled_;
   std::shared_ptr<State> state_;
 };
 
@@ -646,7 +649,7 @@ struct VaeCuda::Impl {
     mean = upload_f32(cfg.latents_mean, st);
     inv_std = upload_f32(inv, st);
     weight_bytes = b.bytes();
-    pool = std::make_unique<BufferPool>(dev());
+    pool = std::make_unique<BufferPool>(dev(), opt.reuse_buffers);
   }
   ~Impl() {
     if (blas) cublasDestroy(blas);
