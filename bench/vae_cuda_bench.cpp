@@ -5,7 +5,8 @@
 // table on stdout and JSON (--json FILE); --report FILE writes the per-shape conv report.
 //   wan22_vae_cuda_bench [--json FILE] [--report FILE] [--reps N] [--revision R] [--quick]
 //                        [--tile T] [--overlap O] [--tile-chunk N] [--no-tiled] [--no-chunk2]
-//                        [--no-microbench]
+//                        [--no-microbench] [--no-profile] [--no-reuse] [--budget-s S]  (sections
+//                        past S seconds are skipped)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -14,7 +15,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -191,7 +194,8 @@ json timed_json(const Timed& t) {
 int main(int argc, char** argv) {
   std::string json_path = "vae_cuda_bench.json", report_path, revision = "unknown";
   int reps = 3, tile = 24, overlap = 4, tile_chunk = 1;
-  bool quick = false, tiled = true, chunk2 = true, microbench = true;
+  double budget_s = 0.0;  // 0: no limit
+  bool quick = false, tiled = true, chunk2 = true, microbench = true, profile = true, reuse = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -201,33 +205,69 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--json")
+    if (a == "--json") {
       json_path = next();
-    else if (a == "--report")
+    } else if (a == "--report") {
       report_path = next();
-    else if (a == "--revision")
+    } else if (a == "--revision") {
       revision = next();
-    else if (a == "--reps")
+    } else if (a == "--reps") {
       reps = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--tile")
+    } else if (a == "--tile") {
       tile = std::atoi(next().c_str());
-    else if (a == "--overlap")
+    } else if (a == "--overlap") {
       overlap = std::atoi(next().c_str());
-    else if (a == "--tile-chunk")
+    } else if (a == "--tile-chunk") {
       tile_chunk = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--quick")
+    } else if (a == "--budget-s") {
+      budget_s = std::atof(next().c_str());
+    } else if (a == "--quick") {
       quick = true;
-    else if (a == "--no-tiled")
+    } else if (a == "--no-tiled") {
       tiled = false;
-    else if (a == "--no-chunk2")
+    } else if (a == "--no-chunk2") {
       chunk2 = false;
-    else if (a == "--no-microbench")
+    } else if (a == "--no-microbench") {
       microbench = false;
-    else {
+    } else if (a == "--no-profile") {
+      profile = false;
+    } else if (a == "--no-reuse") {
+      reuse = false;
+    } else {
       std::cerr << "unknown argument " << a << "\n";
       return 2;
     }
   }
+  const auto t_start = std::chrono::steady_clock::now();
+  auto elapsed = [&] {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  };
+  json metrics, detail;
+  std::string report;
+  json doc;
+  auto write_json = [&] {  // after every section: a killed run still leaves its numbers
+    doc["metrics"] = metrics;
+    doc["detail"] = detail;
+    std::ofstream(json_path) << doc.dump(2) << "\n";
+    if (!report_path.empty()) std::ofstream(report_path) << report;
+  };
+  // Runs one section unless the wall-clock budget is spent; an exception ends only that section.
+  auto section = [&](const std::string& name, const std::function<void()>& fn) {
+    if (budget_s > 0 && elapsed() > budget_s) {
+      std::printf("%-34s skipped (budget of %.0f s spent)\n", name.c_str(), budget_s);
+      detail[name + "_skipped"] = "budget";
+      return;
+    }
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      std::printf("%-34s FAILED: %s\n", name.c_str(), e.what());
+      detail[name + "_error"] = e.what();
+      cudaGetLastError();
+    }
+    std::fflush(stdout);
+    write_json();
+  };
   try {
     cuda::init();
     cudaStream_t st;
@@ -236,16 +276,13 @@ int main(int argc, char** argv) {
     int driver = 0, runtime = 0;
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
+    doc = {{"machine",
+            {{"gpu", devs.empty() ? std::string("?") : devs[0].name},
+             {"driver", std::to_string(driver)},
+             {"cuda", std::to_string(runtime)}}},
+           {"revision", revision},
+           {"date", iso_date()}};
     const models::vae::VaeConfig cfg = models::vae::official_wan22_vae_config();
-    json metrics, detail;
-    std::string report;
-
-    struct Work {
-      std::string name;
-      int64_t h, w;
-    };
-    std::vector<Work> work = {{"480p_121f", 30, 52}};
-    if (!quick) work.push_back({"720p_121f", 44, 80});
     const int64_t z = cfg.z_dim, F = 31;
 
     std::printf("%-34s %10s %10s %9s %10s %9s\n", "workload", "median_s", "cold_s", "TFLOP",
@@ -255,123 +292,148 @@ int main(int argc, char** argv) {
                   t.tflop, t.median_s > 0 ? t.tflop / t.median_s : 0.0, t.peak_gib);
       std::fflush(stdout);
     };
+    auto make_latent = [&](int64_t h, int64_t w) {
+      Tensor lat = Tensor::empty({z, F, h, w}, DType::kF32, Device::cuda(0));
+      cuda::fill_uniform_f32(static_cast<float*>(lat.raw_data()), lat.numel(), 99, -1.7f, 1.7f, st);
+      return lat;
+    };
 
-    {  // ---- decode ----
-      cuda::VaeCudaOptions opt;
-      opt.encoder = false;
-      auto vae = cuda::VaeCuda::random(cfg, 1, opt, st);
-      detail["decoder_weight_gib"] = gib(static_cast<double>(vae->weight_bytes()));
-      std::printf("decoder weights %.2f GiB (bf16), conv: %s\n",
-                  gib(static_cast<double>(vae->weight_bytes())),
-                  vae->conv().cudnn_active()
-                      ? "cuDNN"
-                      : ("direct kernel: " + vae->conv().cudnn_reason()).c_str());
-      for (const Work& wk : work) {
-        Tensor lat = Tensor::empty({z, F, wk.h, wk.w}, DType::kF32, Device::cuda(0));
-        cuda::fill_uniform_f32(static_cast<float*>(lat.raw_data()), lat.numel(), 99, -1.7f, 1.7f,
-                               st);
+    cuda::VaeCudaOptions dec_opt;
+    dec_opt.encoder = false;
+    dec_opt.reuse_buffers = reuse;
+    detail["reuse_buffers"] = reuse;
+    auto vae = cuda::VaeCuda::random(cfg, 1, dec_opt, st);
+    detail["decoder_weight_gib"] = gib(static_cast<double>(vae->weight_bytes()));
+    std::printf("decoder weights %.2f GiB (bf16), conv: %s\n",
+                gib(static_cast<double>(vae->weight_bytes())),
+                vae->conv().cudnn_active()
+                    ? "cuDNN"
+                    : ("direct kernel: " + vae->conv().cudnn_reason()).c_str());
+
+    // untiled decode of one workload (name: "720p_121f" / "480p_121f")
+    auto decode_section = [&](const std::string& name, int64_t h, int64_t w) {
+      Tensor lat = make_latent(h, w);
+      Tensor out;
+      Timed t = time_runs(
+          [&] {
+            out = Tensor();
+            out = vae->decode(lat, st);
+          },
+          reps, st, 40.0);
+      t.tflop = vae->last_flops() / 1e12;
+      const auto [absmax, finite] = last_frame_absmax(out);
+      row("decode_" + name, t);
+      json j = timed_json(t);
+      if (cuda::CudnnConv* c = vae->conv().cudnn()) {
+        // the autotuned time of each conv shape x its calls in the last decode
+        j["conv_estimated_s"] = c->estimated_seconds();
+        std::printf("  convs: %.3f s estimated of %.3f s (%.1f TFLOP in convs and attention)\n",
+                    c->estimated_seconds(), t.median_s, t.tflop);
+      }
+      j["output"] = {{"shape", out.shape()}, {"last_frame_absmax", absmax}, {"finite", finite}};
+      if (profile && name == "720p_121f") {
+        // one more decode with an event after every operation: GPU seconds by kind of work
+        out = Tensor();
+        vae->set_profiling(true);
+        out = vae->decode(lat, st);
+        vae->set_profiling(false);
+        json pj;
+        double total = 0.0;
+        std::printf("  profile:");
+        for (const auto& [kind, sec] : vae->last_profile()) {
+          pj[kind] = sec;
+          total += sec;
+          std::printf(" %s %.3f s", kind.c_str(), sec);
+        }
+        std::printf(" (total %.3f s)\n", total);
+        j["profile_s"] = pj;
+      }
+      detail["decode_" + name] = j;
+      metrics["vae_decode_" + name + "_s"] = t.median_s;
+      metrics["peak_vram_gib_vae_decode_" + name] = t.peak_gib;
+    };
+
+    if (!quick) section("decode_720p_121f", [&] { decode_section("720p_121f", 44, 80); });
+    if (!quick && tiled) {
+      section("decode_720p_121f_tiled", [&] {
+        cuda::VaeCudaOptions ot = dec_opt;
+        ot.decode_chunk = tile_chunk;
+        std::unique_ptr<cuda::VaeCuda> vt;
+        if (tile_chunk != dec_opt.decode_chunk) vt = cuda::VaeCuda::random(cfg, 1, ot, st);
+        cuda::VaeCuda& v = vt ? *vt : *vae;
+        Tensor lat = make_latent(44, 80);
         Tensor out;
-        Timed t = time_runs(
+        const cuda::TileOptions to{tile, overlap};
+        Timed tt = time_runs(
             [&] {
               out = Tensor();
-              out = vae->decode(lat, st);
+              out = v.decode_tiled(lat, to, st);
             },
-            reps, st);
-        t.tflop = vae->last_flops() / 1e12;
-        const auto [absmax, finite] = last_frame_absmax(out);
-        row("decode_" + wk.name, t);
-        json j = timed_json(t);
-        if (cuda::CudnnConv* c = vae->conv().cudnn()) {
-          // the autotuned time of each conv shape x its calls in the last decode
-          j["conv_estimated_s"] = c->estimated_seconds();
-          std::printf(
-              "  convs: %.3f s estimated of %.3f s (%.1f TFLOP executed in convs and attention)\n",
-              c->estimated_seconds(), t.median_s, t.tflop);
-        }
-        j["output"] = {{"shape", out.shape()}, {"last_frame_absmax", absmax}, {"finite", finite}};
-        detail["decode_" + wk.name] = j;
-        metrics["vae_decode_" + wk.name + "_s"] = t.median_s;
-        metrics["peak_vram_gib_vae_decode_" + wk.name] = t.peak_gib;
-        out = Tensor();
-        if (wk.name == "720p_121f" && chunk2) {
-          // two latent frames per decoder chunk (same result, larger GEMMs in the low-resolution
-          // levels)
-          cuda::VaeCudaOptions o2 = opt;
-          o2.decode_chunk = 2;
-          auto vae2 = cuda::VaeCuda::random(cfg, 1, o2, st);
-          Timed t2 = time_runs(
-              [&] {
-                out = Tensor();
-                out = vae2->decode(lat, st);
-              },
-              1, st);
-          t2.tflop = vae2->last_flops() / 1e12;
-          row("decode_" + wk.name + "_chunk2", t2);
-          detail["decode_" + wk.name + "_chunk2"] = timed_json(t2);
-          out = Tensor();
-        }
-        if (wk.name == "720p_121f" && tiled) {
-          cuda::VaeCudaOptions ot = opt;
-          ot.decode_chunk = tile_chunk;
-          auto vt =
-              ot.decode_chunk == opt.decode_chunk ? nullptr : cuda::VaeCuda::random(cfg, 1, ot, st);
-          cuda::VaeCuda& v = vt ? *vt : *vae;
-          const cuda::TileOptions to{tile, overlap};
-          Timed tt = time_runs(
-              [&] {
-                out = Tensor();
-                out = v.decode_tiled(lat, to, st);
-              },
-              std::min(reps, 2), st);
-          tt.tflop = v.last_flops() / 1e12;
-          const std::string n = "decode_" + wk.name + "_tiled" + std::to_string(tile) + "_ov" +
-                                std::to_string(overlap);
-          row(n, tt);
-          json j2 = timed_json(tt);
-          j2["tile"] = tile, j2["overlap"] = overlap, j2["decode_chunk"] = tile_chunk;
-          detail[n] = j2;
-          metrics["vae_decode_720p_121f_tiled_s"] = tt.median_s;
-          metrics["vae_decode_720p_121f_budget_peak_gib"] = tt.peak_gib;
-          out = Tensor();
-        }
-      }
-      report += vae->conv().report();
+            std::min(reps, 2), st, 40.0);
+        tt.tflop = v.last_flops() / 1e12;
+        const std::string n =
+            "decode_720p_121f_tiled" + std::to_string(tile) + "_ov" + std::to_string(overlap);
+        row(n, tt);
+        json j = timed_json(tt);
+        j["tile"] = tile, j["overlap"] = overlap, j["decode_chunk"] = tile_chunk;
+        detail[n] = j;
+        metrics["vae_decode_720p_121f_tiled_s"] = tt.median_s;
+        metrics["vae_decode_720p_121f_budget_peak_gib"] = tt.peak_gib;
+      });
     }
-    {  // ---- encode one 1280x704 image ----
+    section("decode_480p_121f", [&] { decode_section("480p_121f", 30, 52); });
+    report += vae->conv().report();
+    vae.reset();
+    section("encode_720p_image", [&] {
       cuda::VaeCudaOptions opt;
       opt.decoder = false;
-      auto vae = cuda::VaeCuda::random(cfg, 2, opt, st);
+      auto enc = cuda::VaeCuda::random(cfg, 2, opt, st);
       Tensor img = Tensor::empty({3, 1, 704, 1280}, DType::kF32, Device::cuda(0));
       cuda::fill_uniform_f32(static_cast<float*>(img.raw_data()), img.numel(), 7, -1.0f, 1.0f, st);
       Tensor lat;
       Timed t = time_runs(
           [&] {
             lat = Tensor();
-            lat = vae->encode(img, st);
+            lat = enc->encode(img, st);
           },
-          reps, st);
-      t.tflop = vae->last_flops() / 1e12;
+          reps, st, 20.0);
+      t.tflop = enc->last_flops() / 1e12;
       row("encode_720p_image", t);
       detail["encode_720p_image"] = timed_json(t);
       metrics["vae_encode_720p_image_s"] = t.median_s;
-      report += vae->conv().report();
+      report += enc->conv().report();
+    });
+    if (microbench && !quick) {
+      section("conv_microbench", [&] { detail["conv_microbench"] = conv_microbench(st, reps); });
     }
-    if (microbench && !quick) detail["conv_microbench"] = conv_microbench(st, reps);
+    if (chunk2 && !quick) {
+      section("decode_720p_121f_chunk2", [&] {
+        // two latent frames per decoder chunk (same result, larger GEMMs in the low-resolution
+        // levels, more memory)
+        cuda::VaeCudaOptions o2 = dec_opt;
+        o2.decode_chunk = 2;
+        auto vae2 = cuda::VaeCuda::random(cfg, 1, o2, st);
+        Tensor lat = make_latent(44, 80);
+        Tensor out;
+        Timed t2 = time_runs(
+            [&] {
+              out = Tensor();
+              out = vae2->decode(lat, st);
+            },
+            1, st, 30.0);
+        t2.tflop = vae2->last_flops() / 1e12;
+        row("decode_720p_121f_chunk2", t2);
+        detail["decode_720p_121f_chunk2"] = timed_json(t2);
+      });
+    }
     std::printf("caching allocator: %s\n", cuda::allocator()->describe().c_str());
-    json doc = {{"machine",
-                 {{"gpu", devs.empty() ? std::string("?") : devs[0].name},
-                  {"driver", std::to_string(driver)},
-                  {"cuda", std::to_string(runtime)}}},
-                {"revision", revision},
-                {"date", iso_date()},
-                {"metrics", metrics},
-                {"detail", detail}};
-    std::ofstream(json_path) << doc.dump(2) << "\n";
-    if (!report_path.empty()) std::ofstream(report_path) << report;
+    std::printf("total %.1f s\n", elapsed());
+    write_json();
     std::printf("wrote %s\n", json_path.c_str());
     cudaStreamDestroy(st);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "vae_cuda_bench: %s\n", e.what());
+    write_json();
     return 1;
   }
   return 0;

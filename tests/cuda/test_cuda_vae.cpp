@@ -40,6 +40,13 @@ using models::vae::VaeVersion;
 namespace {
 
 constexpr double kF32Tol = 1e-4;
+// bf16 limit for the golden decode: the golden VAE (random weights, widths 8-32) amplifies bf16
+// rounding: under host emulation, rounding only the conv weights gives 5.2e-3 on decoded_raw, only
+// the conv inputs 4.8e-3, only the conv outputs 4.5e-3, only the residual stream 4.8e-3, all
+// together 9.9e-3; on the H200: 9.9e-3 / 1.10e-2 / 1.17e-2 (a / b / vae21). bf16 storage cannot do
+// better on this model (f32 matches to 1e-6); the latents and the random-weight parity cases stay
+// under 1e-2 (6e-3 / 3e-3).
+constexpr double kBf16GoldenDecodeTol = 1.5e-2;
 
 // A non-blocking stream (none under host emulation, where no CUDA call may be made).
 struct Stream {
@@ -138,8 +145,15 @@ TEST(CudaVaeConv, CudnnMatchesCpu) {
   cuda::Conv3dCuda conv(cuda::ConvImpl::kCudnn);
   uint64_t seed = 200;
   for (const auto& g : conv_shapes()) {
-    conv_case(conv, g, DType::kF32, seed, 1e-5, "cudnn");
+    // bf16 (the fast path) must be served; f32 with exact FMA math may lack an engine for a
+    // channels-last 3-D shape (the VAE then uses the direct kernel): reported, not failed
     conv_case(conv, g, DType::kBF16, seed, kBf16Tol, "cudnn");
+    try {
+      conv_case(conv, g, DType::kF32, seed, 1e-5, "cudnn");
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kUnsupported) throw;
+      std::cout << "[info] cuDNN f32 " << g.str() << ": " << e.what() << std::endl;
+    }
     seed += 10;
   }
   std::cout << conv.report();
@@ -172,7 +186,8 @@ void run_golden(const std::string& stem, const std::string& case_name, DType dt,
   const Tensor dec = host_unbatched(vae->decode(latent_ref, st.s), 4);
   const Tensor dref = host_unbatched(decoded_ref, 4);
   ASSERT_EQ(dec.shape(), dref.shape());
-  EXPECT_LE(report(std::string("decoded_raw_") + dtype_name(dt), dec, dref), tol);
+  EXPECT_LE(report(std::string("decoded_raw_") + dtype_name(dt), dec, dref),
+            dt == DType::kBF16 ? kBf16GoldenDecodeTol : tol);
 
   const Tensor lat = host_unbatched(vae->encode(video, st.s), 4);
   const Tensor lref = host_unbatched(latent_ref, 4);
@@ -297,7 +312,8 @@ TEST(CudaVaeHostRandom, Wan21DecodeEncodeF32) {
   run_random_parity(VaeVersion::kWan21, DType::kF32, {}, "wan21", true);
 }
 
-// Two latent frames per decoder chunk and the materialised upsampling give the same video.
+// Two latent frames per decoder chunk, the materialised upsampling and no buffer reuse give the
+// same results.
 void chunk_and_upsample_variants(bool host) {
   VaeCudaOptions o;
   o.decode_chunk = 2;
@@ -306,6 +322,9 @@ void chunk_and_upsample_variants(bool host) {
   o2.subpixel_upsample = false;
   run_random_parity(VaeVersion::kWan22, DType::kF32, o2, "wan22_nosubpixel", host);
   run_random_parity(VaeVersion::kWan21, DType::kF32, o2, "wan21_nosubpixel", host);
+  VaeCudaOptions o3;
+  o3.reuse_buffers = false;
+  run_random_parity(VaeVersion::kWan22, DType::kBF16, o3, "wan22_noreuse", host);
 }
 TEST(CudaVaeRandom, ChunkAndUpsampleVariantsF32) { chunk_and_upsample_variants(false); }
 TEST(CudaVaeHostRandom, ChunkAndUpsampleVariantsF32) { chunk_and_upsample_variants(true); }
@@ -348,8 +367,15 @@ TEST(CudaVaeHost, BadInputsAreErrors) { bad_inputs(true); }
 constexpr double kTiledTolGolden = 0.6;
 constexpr double kTiledTolSmallOverlap = 0.15;
 constexpr double kTiledTolLargeOverlap = 0.08;
-constexpr double kTiledTolHost =
-    0.35;  // the 8x10 latent of the emulated variant: tiles of 5, mostly edge
+// the 8x10 latent of the emulated variant: tiles of 5, mostly edge
+constexpr double kTiledTolHost = 0.35;
+// Tiled encode (tiles of the video, blended in the latent). Measured under host emulation: golden
+// 0.26 (tile 3 of a 4x4 latent, overlap 1); 8x10 tile 5: 0.19 (overlap 1), 0.13 (overlap 3).
+constexpr double kTiledEncodeTolGolden = 0.5;
+constexpr double kTiledEncodeTolLarger = 0.15;  // 30x38 latent, tile 16 (the GPU variant)
+constexpr double kTiledEncodeTolHost =
+    0.3;  // 8x10 latent, tile 5 (the emulated variant)  // the 8x10 latent of the emulated variant:
+          // tiles of 5, mostly edge
 
 void whole_latent_tile(bool host) {
   REQUIRE_GPU_UNLESS(host);
@@ -417,7 +443,46 @@ void tiled_larger(bool host) {
                    &e_large, st.s);
   EXPECT_LE(e_large, e_small * 1.05) << "a larger overlap should not blend worse";
 }
+// Tiled encode vs untiled encode: the golden video, and a larger random video at two overlaps.
+void encode_tiled_vs_untiled(VaeCuda& vae, const Tensor& video, int64_t tile, int64_t overlap,
+                             double tol, const std::string& name, double* err_out, cudaStream_t s) {
+  const Tensor full = fetch(vae.encode(video, s));
+  const Tensor tiled = fetch(vae.encode_tiled(video, {tile, overlap}, s));
+  ASSERT_EQ(full.shape(), tiled.shape());
+  *err_out =
+      report("encode_" + name + "_tile" + std::to_string(tile) + "_ov" + std::to_string(overlap),
+             tiled, full);
+  std::cout << "[tolerance] encode " << name << ": " << tol << std::endl;
+  EXPECT_LE(*err_out, tol);
+}
+
+void tiled_encode(bool host) {
+  REQUIRE_GPU_UNLESS(host);
+  const std::string dir = golden_dir();
+  Stream st(!host);
+  VaeCudaOptions opt;
+  opt.emulate_on_host = host;
+  auto vae = VaeCuda::open(dir + "/vae.safetensors", dir + "/vae_config.json", opt, st.s);
+  const Tensor video = io::WeightStore::open(dir + "/vae_roundtrip_a.safetensors").get_f32("video");
+  const int64_t s = vae->config().spatial_stride();
+  const int64_t lh = video.dim(-2) / s, lw = video.dim(-1) / s;
+  double e = 0.0;
+  encode_tiled_vs_untiled(*vae, video, std::max<int64_t>(2, std::min(lh, lw) - 1), 1,
+                          kTiledEncodeTolGolden, "vae_roundtrip_a", &e, st.s);
+  // a larger random video: latent 8x10 (emulated) or 30x38
+  const int64_t h = host ? 8 : 30, w = host ? 10 : 38, f = host ? 1 : 5, tile = host ? 5 : 16;
+  const int64_t ov_small = host ? 1 : 2, ov_large = host ? 3 : 6;
+  const Tensor big = random_tensor({3, f, h * s, w * s}, 4343);
+  double e_small = 0.0, e_large = 0.0;
+  const std::string name = "random_" + std::to_string(h) + "x" + std::to_string(w);
+  const double tol = host ? kTiledEncodeTolHost : kTiledEncodeTolLarger;
+  encode_tiled_vs_untiled(*vae, big, tile, ov_small, tol, name, &e_small, st.s);
+  encode_tiled_vs_untiled(*vae, big, tile, ov_large, tol, name, &e_large, st.s);
+  EXPECT_LE(e_large, e_small * 1.05) << "a larger overlap should not blend worse";
+}
 TEST(CudaVaeTiled, LargerRandomLatent) { tiled_larger(false); }
+TEST(CudaVaeTiled, Encode) { tiled_encode(false); }
+TEST(CudaVaeHostTiled, Encode) { tiled_encode(true); }
 TEST(CudaVaeHostTiled, LargerRandomLatent) { tiled_larger(true); }
 
 }  // namespace

@@ -218,13 +218,15 @@ void CudnnConv::run(const Plan& p, const void* x, const void* w, void* y, cudaSt
   size_t ws_bytes = 0;
   CUDNN_CHECK(a.GetWorkspace(h, p.x, p.w, p.conv, p.y, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
                              &ws_bytes));
-  Tensor ws;
-  if (ws_bytes > 0)
-    ws = Tensor::empty({static_cast<int64_t>(ws_bytes)}, DType::kU8, Device::cuda(0));
+  if (ws_bytes > 0 && (!ws_.defined() || ws_.nbytes() < ws_bytes)) {
+    // grown on demand and kept: a per-call workspace would churn the caching allocator
+    ws_ = Tensor();
+    ws_ = Tensor::empty({static_cast<int64_t>(ws_bytes)}, DType::kU8, Device::cuda(0));
+  }
   const float one = 1.0f;
   CUDNN_CHECK(a.Forward(h, &one, p.x, x, p.w, w, p.conv,
                         static_cast<cudnnConvolutionFwdAlgo_t>(algo),
-                        ws_bytes ? ws.raw_data() : nullptr, ws_bytes, &beta, p.y, y));
+                        ws_bytes ? ws_.raw_data() : nullptr, ws_bytes, &beta, p.y, y));
 }
 
 CudnnConv::Plan& CudnnConv::plan_for(const ConvGeom& g, DType dt, const void* x, const void* w,

@@ -5,8 +5,8 @@
 //
 // A plan (descriptors + algorithm) is cached per shape. With autotuning on (the default) the first
 // call of a shape times the heuristic's best few algorithms on the call's own operands (this
-// synchronises the stream once per shape) and keeps the fastest. Workspaces come from the
-// caching allocator, so they count in its peak.
+// synchronises the stream once per shape) and keeps the fastest. The workspace comes from the
+// caching allocator (it counts in its peak) and is kept, grown on demand.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -17,6 +17,7 @@
 
 #include "backends/cuda/conv3d_cuda.h"
 #include "core/dtype.h"
+#include "core/tensor.h"
 
 namespace wan22::cuda {
 
@@ -61,6 +62,7 @@ class CudnnConv {
   bool autotune_ = true;
   size_t ws_limit_ = 256u << 20;
   std::map<std::string, std::unique_ptr<Plan>> plans_;
+  Tensor ws_;  // workspace, grown on demand (counts in the caching allocator's statistics)
 };
 
 }  // namespace wan22::cuda

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -481,6 +483,100 @@ DDecoder build_decoder(Builder& b, const VaeConfig& cfg, bool subpixel) {
   return d;
 }
 
+// ---------------- buffer pool ----------------
+
+// Buffers reused within one decode/encode call. The VAE allocates and frees large activations in
+// every chunk; through the caching allocator each free can trim the cache (cudaFree, which
+// synchronises the device and stalls the host's run-ahead) and each allocation can then need a
+// fresh cudaMalloc. The pool keeps released blocks and hands them out again (best fit within 25%
+// slack). Blocks that served no request during the last two chunks go back to the allocator (the
+// first chunk's one-frame sizes never recur); clear() returns everything.
+class BufferPool {
+ public:
+  BufferPool(Device dev, bool enabled)
+      : dev_(dev), enabled_(enabled), state_(std::make_shared<State>()) {}
+
+  Tensor get(const Shape& shape, DType dt) {
+    if (!enabled_) return Tensor::empty(shape, dt, dev_);
+    const size_t need =
+        (static_cast<size_t>(shape_numel(shape)) * dtype_size(dt) + 4095) / 4096 * 4096;
+    auto& free = state_->free;
+    auto it = free.lower_bound(need);
+    Block b;
+    if (it != free.end() && it->first <= need + need / 4) {
+      b = it->second;
+      free.erase(it);
+    } else {
+      b.t = Tensor::empty({static_cast<int64_t>(std::max<size_t>(need, 4096))}, DType::kU8, dev_);
+    }
+    b.gen = state_->gen;
+    std::weak_ptr<State> ws = state_;
+    void* data = b.t.raw_data();
+    std::shared_ptr<void> keep(data, [ws, b](void*) {
+      if (auto st = ws.lock()) st->free.emplace(b.t.nbytes(), b);
+    });
+    return Tensor::from_blob(data, shape, dt, dev_, std::move(keep));
+  }
+  // A new chunk begins: free blocks that served no request in the last two chunks go back to the
+  // allocator (two: the first chunk of the next tile must not evict the steady-state blocks).
+  void next_chunk() {
+    auto& free = state_->free;
+    for (auto it = free.begin(); it != free.end();) {
+      it = it->second.gen + 2 < state_->gen ? free.erase(it) : std::next(it);
+    }
+    ++state_->gen;
+  }
+  void clear() { state_->free.clear(); }
+
+ private:
+  struct Block {
+    Tensor t;         // device bytes
+    int64_t gen = 0;  // the chunk that last took it
+  };
+  struct State {
+    std::multimap<size_t, Block> free;
+    int64_t gen = 0;
+  };
+  Device dev_;
+  bool enabled_;
+  std::shared_ptr<State> state_;
+};
+
+// GPU time by kind of work: an event after every operation of a call, the time between two
+// consecutive events charged to the operation that ends at the second (so the GPU's idle time
+// waiting for the host lands on the operation it waited for). Off unless enabled (benchmarks).
+struct Profiler {
+  enum Kind { kStart, kConv, kNorm, kElementwise, kCopy, kAttention, kLayout, kKinds };
+  bool on = false;
+  std::vector<std::pair<int, cudaEvent_t>> marks;
+  void mark(int kind, cudaStream_t st) {
+    if (!on) return;
+    cudaEvent_t e = nullptr;
+    WAN22_CUDA_CHECK(cudaEventCreate(&e));
+    WAN22_CUDA_CHECK(cudaEventRecord(e, st));
+    marks.emplace_back(kind, e);
+  }
+  // Seconds per kind since the first mark (synchronises); clears the marks.
+  std::vector<double> collect() {
+    std::vector<double> t(kKinds, 0.0);
+    if (!marks.empty()) WAN22_CUDA_CHECK(cudaEventSynchronize(marks.back().second));
+    for (size_t i = 1; i < marks.size(); ++i) {
+      float ms = 0.0f;
+      WAN22_CUDA_CHECK(cudaEventElapsedTime(&ms, marks[i - 1].second, marks[i].second));
+      t[static_cast<size_t>(marks[i].first)] += ms * 1e-3;
+    }
+    for (auto& m : marks) cudaEventDestroy(m.second);
+    marks.clear();
+    return t;
+  }
+};
+
+// Returns a pool's free blocks when a public call ends (normally or by an exception).
+struct PoolReset {
+  BufferPool* pool;
+  ~PoolReset() { pool->clear(); }
+};
+
 // ---------------- run-time state ----------------
 
 // An activation [t, h, w, c] (c padded) on the device.
@@ -514,8 +610,11 @@ struct VaeCuda::Impl {
   DDecoder dec;
   Tensor mean, inv_std;  // f32 [z] on the device
   size_t weight_bytes = 0;
-  double attn_flops = 0.0;  // GEMMs of the attention blocks, last call
-  double conv_flops = 0.0;  // convolutions, last call
+  std::unique_ptr<BufferPool> pool;  // activations, stages and caches of the running call
+  mutable Profiler prof;             // VaeCuda::set_profiling
+  std::vector<double> last_profile;  // seconds per Profiler::Kind of the last profiled call
+  double attn_flops = 0.0;           // GEMMs of the attention blocks, last call
+  double conv_flops = 0.0;           // convolutions, last call
 
   Impl(const VaeConfig& c, const VaeCudaOptions& o, const io::WeightStore* ws, uint64_t seed,
        cudaStream_t st)
@@ -550,6 +649,7 @@ struct VaeCuda::Impl {
     mean = upload_f32(cfg.latents_mean, st);
     inv_std = upload_f32(inv, st);
     weight_bytes = b.bytes();
+    pool = std::make_unique<BufferPool>(dev(), opt.reuse_buffers);
   }
   ~Impl() {
     if (blas) cublasDestroy(blas);
@@ -567,8 +667,9 @@ struct VaeCuda::Impl {
   size_t dsize() const { return dtype_size(dt); }
   Device dev() const { return host ? Device::cpu() : gpu(); }
   vae::Exec ex(cudaStream_t st) const { return host ? vae::Exec::on_host() : vae::Exec(st); }
+  Tensor buf(const Shape& shape, DType type) const { return pool->get(shape, type); }
   Act alloc(int64_t T, int64_t H, int64_t W, int64_t C) const {
-    return Act{Tensor::empty({T, H, W, C}, dt, dev()), T, H, W, C};
+    return Act{buf({T, H, W, C}, dt), T, H, W, C};
   }
   void copy(void* dst, const void* src, size_t bytes, cudaStream_t st) const {
     if (host) {
@@ -576,6 +677,7 @@ struct VaeCuda::Impl {
     } else {
       WAN22_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, st));
     }
+    prof.mark(Profiler::kCopy, st);
   }
   void zero(void* dst, size_t bytes, cudaStream_t st) const {
     if (host) {
@@ -583,6 +685,7 @@ struct VaeCuda::Impl {
     } else {
       WAN22_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, st));
     }
+    prof.mark(Profiler::kCopy, st);
   }
   void run_conv(const ConvGeom& g, const void* x, const void* w, void* y, cudaStream_t st) {
     if (host) {
@@ -590,6 +693,7 @@ struct VaeCuda::Impl {
     } else {
       conv.forward(g, dt, x, w, y, st);
     }
+    prof.mark(Profiler::kConv, st);
   }
   char* frame_ptr(const Tensor& t, int64_t frame, int64_t H, int64_t W, int64_t C) const {
     return static_cast<char*>(t.raw_data()) + static_cast<size_t>(frame * H * W * C) * dsize();
@@ -609,7 +713,7 @@ struct VaeCuda::Impl {
   Tensor stage_begin(Slot& s, int64_t n_hist, int64_t t, int64_t h, int64_t w, int64_t c,
                      cudaStream_t st) {
     if (s.state != Slot::State::kFrames) {
-      s.frames = Tensor::empty({n_hist, h, w, c}, dt, dev());
+      s.frames = buf({n_hist, h, w, c}, dt);
       zero(s.frames.raw_data(), s.frames.nbytes(), st);
       s.state = Slot::State::kFrames;
     }
@@ -620,7 +724,7 @@ struct VaeCuda::Impl {
                                             std::to_string(h) + ", " + std::to_string(w) + ", " +
                                             std::to_string(c) + "]");
     }
-    Tensor stage = Tensor::empty({n_hist + t, h, w, c}, dt, dev());
+    Tensor stage = buf({n_hist + t, h, w, c}, dt);
     copy(stage.raw_data(), s.frames.raw_data(), s.frames.nbytes(), st);
     return stage;
   }
@@ -630,14 +734,28 @@ struct VaeCuda::Impl {
     copy(s.frames.raw_data(), frame_ptr(stage, t, h, w, c), s.frames.nbytes(), st);
   }
 
-  // 3x3x3 causal conv over a staged input; returns the conv output (no bias).
-  Act causal_conv(const DConv& c, Slot& s, const std::function<void(void*)>& fill, int64_t T,
+  // 3x3x3 causal conv over a staged input; returns the conv output (no bias). fill(dst, hist)
+  // writes the T new frames at dst; when hist is not null (T >= 2) it may also write its last 2
+  // frames there (the slot's next contents) and return true, which saves the copy afterwards.
+  Act causal_conv(const DConv& c, Slot& s, const std::function<bool(void*, void*)>& fill, int64_t T,
                   int64_t H, int64_t W, cudaStream_t st) {
     Tensor stage = stage_begin(s, 2, T, H, W, c.cin_p, st);
-    fill(frame_ptr(stage, 2, H, W, c.cin_p));
+    const bool wrote_hist =
+        fill(frame_ptr(stage, 2, H, W, c.cin_p), T >= 2 ? s.frames.raw_data() : nullptr);
     Act y = conv_run(c, stage.raw_data(), T + 2, H, W, st);
-    stage_end(s, stage, T, st);
+    if (!wrote_hist) stage_end(s, stage, T, st);
     return y;
+  }
+
+  // The usual producer of a conv stage: [bias +] RMS norm + SiLU of x, its last 2 frames also
+  // into the cache slot.
+  bool norm_into(const Act& x, const float* bias, const DNorm& n, void* dst, void* hist,
+                 cudaStream_t st) {
+    const int64_t frame_rows = x.H * x.W;
+    vae::rms_norm_act(dt, x.p(), bias, n.g(), dst, x.rows(), x.C, n.c, true, hist,
+                      hist ? (x.T - 2) * frame_rows : 0, ex(st));
+    prof.mark(Profiler::kNorm, st);
+    return hist != nullptr;
   }
 
   // ---- layers ----
@@ -645,22 +763,20 @@ struct VaeCuda::Impl {
     const int64_t P = x.rows();
     Act y1 = causal_conv(
         r.c1, cache[static_cast<size_t>(r.s1)],
-        [&](void* dst) {
-          vae::rms_norm_act(dt, x.p(), nullptr, r.n1.g(), dst, P, x.C, r.n1.c, true, ex(st));
-        },
-        x.T, x.H, x.W, st);
+        [&](void* dst, void* hist) { return norm_into(x, nullptr, r.n1, dst, hist, st); }, x.T, x.H,
+        x.W, st);
     Act y2 = causal_conv(
         r.c2, cache[static_cast<size_t>(r.s2)],
-        [&](void* dst) {
-          vae::rms_norm_act(dt, y1.p(), r.c1.bias(), r.n2.g(), dst, P, y1.C, r.n2.c, true, ex(st));
-        },
-        x.T, x.H, x.W, st);
+        [&](void* dst, void* hist) { return norm_into(y1, r.c1.bias(), r.n2, dst, hist, st); }, x.T,
+        x.H, x.W, st);
     y1 = Act{};
     if (r.has_sc) {
       Act h = conv_run(r.sc, x.p(), x.T, x.H, x.W, st);
       vae::add_bias_residual(dt, y2.p(), r.c2.bias(), h.p(), r.sc.bias(), P, y2.C, ex(st));
+      prof.mark(Profiler::kElementwise, st);
     } else {
       vae::add_bias_residual(dt, y2.p(), r.c2.bias(), x.p(), nullptr, P, y2.C, ex(st));
+      prof.mark(Profiler::kElementwise, st);
     }
     return y2;
   }
@@ -681,6 +797,7 @@ struct VaeCuda::Impl {
                      static_cast<int>(M), static_cast<int>(K), &alpha, B, bt, static_cast<int>(ldb),
                      A, at, static_cast<int>(lda), &beta, C, ct, static_cast<int>(ldc),
                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    prof.mark(Profiler::kAttention, st);
   }
 
   // The host reference of gemm() (row-major, fp32 accumulation, the same operand conventions).
@@ -712,14 +829,16 @@ struct VaeCuda::Impl {
     const int64_t P = x.rows(), C = a.c, HW = x.H * x.W;
     const cudaDataType ct = dt == DType::kBF16 ? CUDA_R_16BF : CUDA_R_32F;
     Act xn = alloc(x.T, x.H, x.W, C);
-    vae::rms_norm_act(dt, x.p(), nullptr, a.n.g(), xn.p(), P, C, C, false, ex(st));
-    Tensor qkv = Tensor::empty({P, 3 * C}, dt, dev());
+    vae::rms_norm_act(dt, x.p(), nullptr, a.n.g(), xn.p(), P, C, C, false, nullptr, 0, ex(st));
+    prof.mark(Profiler::kNorm, st);
+    Tensor qkv = buf({P, 3 * C}, dt);
     gemm(true, P, 3 * C, C, 1.0f, xn.p(), ct, C, a.qkv.w.raw_data(), ct, C, qkv.raw_data(), ct,
          3 * C, st);
     vae::add_bias_residual(dt, qkv.raw_data(), a.qkv.bias(), nullptr, nullptr, P, 3 * C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     xn = Act{};
-    Tensor s = Tensor::empty({HW, HW}, DType::kF32, dev());
-    Tensor prob = Tensor::empty({HW, HW}, dt, dev());
+    Tensor s = buf({HW, HW}, DType::kF32);
+    Tensor prob = buf({HW, HW}, dt);
     Act o = alloc(x.T, x.H, x.W, C);
     const float scale = 1.0f / std::sqrt(static_cast<float>(C));
     const size_t es = dsize();
@@ -732,12 +851,14 @@ struct VaeCuda::Impl {
       gemm(true, HW, HW, C, scale, q, ct, 3 * C, k, ct, 3 * C, s.raw_data(), CUDA_R_32F, HW, st);
       vae::softmax_rows(dt, static_cast<const float*>(s.raw_data()), prob.raw_data(), HW, HW,
                         ex(st));
+      prof.mark(Profiler::kAttention, st);
       gemm(false, HW, C, HW, 1.0f, prob.raw_data(), ct, HW, v, ct, 3 * C,
            static_cast<char*>(o.p()) + static_cast<size_t>(f * HW * C) * es, ct, C, st);
     }
     Act y = alloc(x.T, x.H, x.W, C);
     gemm(true, P, C, C, 1.0f, o.p(), ct, C, a.proj.w.raw_data(), ct, C, y.p(), ct, C, st);
     vae::add_bias_residual(dt, y.p(), a.proj.bias(), x.p(), nullptr, P, C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     return y;
   }
 
@@ -753,10 +874,14 @@ struct VaeCuda::Impl {
       } else {
         Act y = causal_conv(
             r.time, s,
-            [&](void* dst) { copy(dst, x.p(), static_cast<size_t>(x.rows() * x.C) * dsize(), st); },
+            [&](void* dst, void*) {
+              copy(dst, x.p(), static_cast<size_t>(x.rows() * x.C) * dsize(), st);
+              return false;
+            },
             x.T, x.H, x.W, st);
         cur = alloc(2 * x.T, x.H, x.W, r.dim);
         vae::interleave_time(dt, y.p(), r.time.bias(), cur.p(), x.T, x.H * x.W, r.dim, ex(st));
+        prof.mark(Profiler::kElementwise, st);
       }
     }
     if (r.subpixel) {
@@ -764,6 +889,7 @@ struct VaeCuda::Impl {
       Act out = alloc(cur.T, 2 * cur.H, 2 * cur.W, r.out);
       vae::subpixel_shuffle(dt, y.p(), r.spatial.bias(), out.p(), cur.T, cur.H, cur.W, r.out, dup,
                             ex(st));
+      prof.mark(Profiler::kElementwise, st);
       return out;
     }
     Act up = alloc(cur.T, 2 * cur.H, 2 * cur.W, cur.C);
@@ -771,6 +897,7 @@ struct VaeCuda::Impl {
     cur = Act{};
     Act out = conv_run(r.spatial, up.p(), up.T, up.H, up.W, st);
     vae::add_bias_dupup(dt, out.p(), r.spatial.bias(), out.T, out.H, out.W, out.C, dup, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     return out;
   }
 
@@ -780,15 +907,17 @@ struct VaeCuda::Impl {
   Act downsample_fwd(const DResample& r, const Act& x, std::vector<Slot>& cache, cudaStream_t st) {
     Act padded = alloc(x.T, x.H + 1, x.W + 1, x.C);
     vae::pad_bottom_right(dt, x.p(), padded.p(), x.T, x.H, x.W, x.C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     Act cur = conv_run(r.spatial, padded.p(), padded.T, padded.H, padded.W, st);
     padded = Act{};
     vae::add_bias_residual(dt, cur.p(), r.spatial.bias(), nullptr, nullptr, cur.rows(), cur.C,
                            ex(st));
+    prof.mark(Profiler::kElementwise, st);
     if (r.mode != ResampleMode::kDownsample3d) return cur;
     Slot& s = cache[static_cast<size_t>(r.slot)];
     const size_t fbytes = static_cast<size_t>(cur.H * cur.W * cur.C) * dsize();
     if (s.state == Slot::State::kEmpty) {
-      s.frames = Tensor::empty({1, cur.H, cur.W, cur.C}, dt, dev());
+      s.frames = buf({1, cur.H, cur.W, cur.C}, dt);
       copy(s.frames.raw_data(), frame_ptr(cur.t, cur.T - 1, cur.H, cur.W, cur.C), fbytes, st);
       s.state = Slot::State::kFrames;
       return cur;
@@ -799,13 +928,14 @@ struct VaeCuda::Impl {
                       " frame(s) is too short for the stride-2 temporal conv (video frame "
                       "counts must be 1 + 4k)");
     }
-    Tensor stage = Tensor::empty({1 + cur.T, cur.H, cur.W, cur.C}, dt, dev());
+    Tensor stage = buf({1 + cur.T, cur.H, cur.W, cur.C}, dt);
     copy(stage.raw_data(), s.frames.raw_data(), fbytes, st);
     copy(frame_ptr(stage, 1, cur.H, cur.W, cur.C), cur.p(), fbytes * static_cast<size_t>(cur.T),
          st);
     copy(s.frames.raw_data(), frame_ptr(cur.t, cur.T - 1, cur.H, cur.W, cur.C), fbytes, st);
     Act y = conv_run(r.time, stage.raw_data(), 1 + cur.T, cur.H, cur.W, st);
     vae::add_bias_residual(dt, y.p(), r.time.bias(), nullptr, nullptr, y.rows(), y.C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     return y;
   }
 
@@ -822,17 +952,21 @@ struct VaeCuda::Impl {
     vae::latent_to_act(dt, lat, z, F, Hl, Wl, f0, nf, y0, x0, h, w,
                        static_cast<const float*>(mean.raw_data()),
                        static_cast<const float*>(inv_std.raw_data()), a.p(), zp, ex(st));
+    prof.mark(Profiler::kLayout, st);
     Act x = causal_conv(
         d.conv1, cache[static_cast<size_t>(d.s_conv1)],
-        [&](void* dst) {
+        [&](void* dst, void*) {
           run_conv(d.post_quant.geom(nf, h, w), a.p(), d.post_quant.w.raw_data(), dst, st);
           conv_flops += d.post_quant.geom(nf, h, w).flops();
           vae::add_bias_residual(dt, dst, d.post_quant.bias(), nullptr, nullptr, nf * h * w,
                                  d.post_quant.cout_p, ex(st));
+          prof.mark(Profiler::kElementwise, st);
+          return false;
         },
         nf, h, w, st);
     a = Act{};
     vae::add_bias_residual(dt, x.p(), d.conv1.bias(), nullptr, nullptr, x.rows(), x.C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     x = res_fwd(d.mid0, x, cache, st);
     x = attn_fwd(d.attn, x, st);
     x = res_fwd(d.mid2, x, cache, st);
@@ -859,14 +993,12 @@ struct VaeCuda::Impl {
     const int64_t T = x.T, H = x.H, W = x.W;
     Act y = causal_conv(
         d.head, cache[static_cast<size_t>(d.s_head)],
-        [&](void* dst) {
-          vae::rms_norm_act(dt, x.p(), nullptr, d.head_norm.g(), dst, x.rows(), x.C, d.head_norm.c,
-                            true, ex(st));
-        },
-        T, H, W, st);
+        [&](void* dst, void* hist) { return norm_into(x, nullptr, d.head_norm, dst, hist, st); }, T,
+        H, W, st);
     x = Act{};
     vae::head_to_video(dt, y.p(), d.head.bias(), T, H, W, y.C, cfg.patch(), video, cfg.in_channels,
                        VF, VH, VW, vf0, blend, ex(st));
+    prof.mark(Profiler::kLayout, st);
     return T;
   }
 
@@ -878,6 +1010,7 @@ struct VaeCuda::Impl {
     int64_t vf = 0;
     int64_t f = 0;
     while (f < F) {
+      pool->next_chunk();
       const int64_t nf = f == 0 ? 1 : std::min<int64_t>(opt.decode_chunk, F - f);
       vf += decode_chunk(lat, F, Hl, Wl, f, nf, y0, x0, h, w, f == 0, cache, video, VF, VH, VW, vf,
                          blend, st);
@@ -890,20 +1023,26 @@ struct VaeCuda::Impl {
   }
 
   // ---- encoder ----
+  // Encodes video frames [f0, f0 + nf) of the pixel region (y0, x0, rh, rw) into latent frames
+  // from lf0 on, placed by `blend` (latent pixels). Returns the number of latent frames.
   int64_t encode_chunk(const float* video, int64_t VF, int64_t VH, int64_t VW, int64_t f0,
-                       int64_t nf, std::vector<Slot>& cache, float* lat, int64_t LF, int64_t lf0,
-                       cudaStream_t st) {
+                       int64_t nf, int64_t y0, int64_t x0, int64_t rh, int64_t rw,
+                       std::vector<Slot>& cache, float* lat, int64_t LF, int64_t LH, int64_t LW,
+                       int64_t lf0, const vae::TileBlend& blend, cudaStream_t st) {
     const DEncoder& e = enc;
     const int p = cfg.patch();
-    const int64_t h = VH / p, w = VW / p;
+    const int64_t h = rh / p, w = rw / p;
     Act x = causal_conv(
         e.conv1, cache[static_cast<size_t>(e.s_conv1)],
-        [&](void* dst) {
-          vae::video_to_act(dt, video, cfg.in_channels, VF, VH, VW, f0, nf, p, dst, e.conv1.cin_p,
-                            ex(st));
+        [&](void* dst, void*) {
+          vae::video_to_act(dt, video, cfg.in_channels, VF, VH, VW, f0, nf, y0, x0, rh, rw, p, dst,
+                            e.conv1.cin_p, ex(st));
+          prof.mark(Profiler::kLayout, st);
+          return false;
         },
         nf, h, w, st);
     vae::add_bias_residual(dt, x.p(), e.conv1.bias(), nullptr, nullptr, x.rows(), x.C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     if (cfg.version == VaeVersion::kWan22) {
       for (const DBlock& b : e.blocks) {
         const Act in = x;
@@ -911,6 +1050,7 @@ struct VaeCuda::Impl {
         if (b.has_rs) x = downsample_fwd(b.rs, x, cache, st);
         vae::add_avgdown(dt, x.p(), x.T, x.H, x.W, x.C, in.p(), in.T, in.H, in.W, in.C, b.ft, b.fs,
                          ex(st));
+        prof.mark(Profiler::kElementwise, st);
       }
     } else {
       for (const DLayer& l : e.flat)
@@ -922,18 +1062,39 @@ struct VaeCuda::Impl {
     const int64_t T = x.T, H = x.H, W = x.W;
     Act m = causal_conv(
         e.head, cache[static_cast<size_t>(e.s_head)],
-        [&](void* dst) {
-          vae::rms_norm_act(dt, x.p(), nullptr, e.head_norm.g(), dst, x.rows(), x.C, e.head_norm.c,
-                            true, ex(st));
-        },
-        T, H, W, st);
+        [&](void* dst, void* hist) { return norm_into(x, nullptr, e.head_norm, dst, hist, st); }, T,
+        H, W, st);
     x = Act{};
     vae::add_bias_residual(dt, m.p(), e.head.bias(), nullptr, nullptr, m.rows(), m.C, ex(st));
+    prof.mark(Profiler::kElementwise, st);
     Act mu = conv_run(e.quant_mu, m.p(), T, H, W, st);
     vae::act_to_latent(dt, mu.p(), e.quant_mu.bias(), T, H, W, mu.C, cfg.z_dim,
                        static_cast<const float*>(mean.raw_data()),
-                       static_cast<const float*>(inv_std.raw_data()), lat, LF, lf0, ex(st));
+                       static_cast<const float*>(inv_std.raw_data()), lat, LF, LH, LW, lf0, blend,
+                       ex(st));
+    prof.mark(Profiler::kLayout, st);
     return T;
+  }
+
+  // Encodes the pixel region through every chunk into the latent.
+  void encode_region(const float* video, int64_t VF, int64_t VH, int64_t VW, int64_t y0, int64_t x0,
+                     int64_t rh, int64_t rw, float* lat, int64_t LF, int64_t LH, int64_t LW,
+                     const vae::TileBlend& blend, cudaStream_t st) {
+    constexpr int64_t kChunk = 4;  // frames per encoder chunk after the first
+    std::vector<Slot> cache(static_cast<size_t>(enc.slots));
+    int64_t lf = 0;
+    const int64_t chunks = 1 + (VF - 1 + kChunk - 1) / kChunk;
+    for (int64_t i = 0; i < chunks; ++i) {
+      pool->next_chunk();
+      const int64_t start = i == 0 ? 0 : 1 + kChunk * (i - 1);
+      const int64_t end = i == 0 ? 1 : std::min(VF, 1 + kChunk * i);
+      lf += encode_chunk(video, VF, VH, VW, start, end - start, y0, x0, rh, rw, cache, lat, LF, LH,
+                         LW, lf, blend, st);
+    }
+    if (lf != LF) {
+      throw Error(ErrorCode::kInternal, "VaeCuda encode: produced " + std::to_string(lf) +
+                                            " latent frames, expected " + std::to_string(LF));
+    }
   }
 };
 
@@ -969,6 +1130,17 @@ const VaeConfig& VaeCuda::config() const { return impl_->cfg; }
 const VaeCudaOptions& VaeCuda::options() const { return impl_->opt; }
 Conv3dCuda& VaeCuda::conv() { return impl_->conv; }
 size_t VaeCuda::weight_bytes() const { return impl_->weight_bytes; }
+void VaeCuda::set_profiling(bool on) { impl_->prof.on = on && !impl_->host; }
+
+std::vector<std::pair<std::string, double>> VaeCuda::last_profile() const {
+  static const char* names[] = {"start", "conv",      "norm",  "elementwise",
+                                "copy",  "attention", "layout"};
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 1; i < impl_->last_profile.size(); ++i)
+    out.emplace_back(names[i], impl_->last_profile[i]);
+  return out;
+}
+
 double VaeCuda::last_flops() const { return impl_->conv_flops + impl_->attn_flops; }
 
 namespace {
@@ -1014,117 +1186,152 @@ Tensor device_f32(const Tensor& t, int unbatched_ndim, const char* what, cudaStr
 
 }  // namespace
 
+// Tile starts along one axis of `len` (latent px): stride tile - overlap, the last tile flush
+// with the end; one tile covering everything when tile >= len.
+static std::vector<int64_t> tile_starts(int64_t len, const TileOptions& t) {
+  std::vector<int64_t> v;
+  const int64_t size = std::min(t.tile, len), stride = std::max<int64_t>(1, t.tile - t.overlap);
+  for (int64_t p = 0;; p += stride) {
+    if (p + size >= len) {
+      v.push_back(len - size);
+      break;
+    }
+    v.push_back(p);
+  }
+  return v;
+}
+
 Tensor VaeCuda::decode(const Tensor& latent, cudaStream_t stream) {
   return decode_tiled(latent, TileOptions{}, stream);
 }
 
 Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream) {
   Impl& m = *impl_;
-  if (!m.has_dec) throw Error(ErrorCode::kInvalidArgument, "VaeCuda: the decoder was not loaded");
-  const Tensor lat = device_f32(latent, 4, "decode", stream, m.host);
-  const int64_t z = lat.dim(0), F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
-  if (z != m.cfg.z_dim || F < 1 || Hl < 1 || Wl < 1) {
-    throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode: expected a latent [" +
-                                                 std::to_string(m.cfg.z_dim) + ", F, h, w], got " +
-                                                 latent.str());
-  }
-  const int64_t ts = m.cfg.temporal_stride(), s = m.cfg.spatial_stride();
-  const int64_t VF = 1 + ts * (F - 1), VH = Hl * s, VW = Wl * s, C = m.cfg.in_channels;
-  Tensor video = Tensor::empty({C, VF, VH, VW}, DType::kF32, m.dev());
-  m.conv.reset_counters();
-  m.attn_flops = m.conv_flops = 0.0;
-  const float* lp = static_cast<const float*>(lat.raw_data());
-  float* vp = static_cast<float*>(video.raw_data());
-  const bool tiled = tiles.tile > 0 && (tiles.tile < Hl || tiles.tile < Wl);
-  if (!tiled) {
-    m.decode_region(lp, F, Hl, Wl, 0, 0, Hl, Wl, vp, VF, VH, VW, vae::TileBlend{}, stream);
-    return video;
-  }
-  if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "VaeCuda decode_tiled: overlap " + std::to_string(tiles.overlap) +
-                    " must be in [0, tile " + std::to_string(tiles.tile) + ")");
-  }
-  // tile starts along one axis: stride tile - overlap, the last tile flush with the end
-  auto starts = [&](int64_t len) {
-    std::vector<int64_t> v;
-    const int64_t size = std::min(tiles.tile, len),
-                  stride = std::max<int64_t>(1, tiles.tile - tiles.overlap);
-    for (int64_t p = 0;; p += stride) {
-      if (p + size >= len) {
-        v.push_back(len - size);
-        break;
+  const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
+  if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
+  Tensor result = [&]() -> Tensor {
+    if (!m.has_dec) throw Error(ErrorCode::kInvalidArgument, "VaeCuda: the decoder was not loaded");
+    const Tensor lat = device_f32(latent, 4, "decode", stream, m.host);
+    const int64_t z = lat.dim(0), F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
+    if (z != m.cfg.z_dim || F < 1 || Hl < 1 || Wl < 1) {
+      throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode: expected a latent [" +
+                                                   std::to_string(m.cfg.z_dim) +
+                                                   ", F, h, w], got " + latent.str());
+    }
+    const int64_t ts = m.cfg.temporal_stride(), s = m.cfg.spatial_stride();
+    const int64_t VF = 1 + ts * (F - 1), VH = Hl * s, VW = Wl * s, C = m.cfg.in_channels;
+    Tensor video = Tensor::empty({C, VF, VH, VW}, DType::kF32, m.dev());
+    m.conv.reset_counters();
+    m.attn_flops = m.conv_flops = 0.0;
+    const float* lp = static_cast<const float*>(lat.raw_data());
+    float* vp = static_cast<float*>(video.raw_data());
+    const bool tiled = tiles.tile > 0 && (tiles.tile < Hl || tiles.tile < Wl);
+    if (!tiled) {
+      m.decode_region(lp, F, Hl, Wl, 0, 0, Hl, Wl, vp, VF, VH, VW, vae::TileBlend{}, stream);
+      return video;
+    }
+    if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "VaeCuda decode_tiled: overlap " + std::to_string(tiles.overlap) +
+                      " must be in [0, tile " + std::to_string(tiles.tile) + ")");
+    }
+    const std::vector<int64_t> ys = tile_starts(Hl, tiles), xs = tile_starts(Wl, tiles);
+    const int64_t th = std::min(tiles.tile, Hl), tw = std::min(tiles.tile, Wl);
+    m.zero(vp, video.nbytes(), stream);
+    Tensor wsum = Tensor::empty({VH, VW}, DType::kF32, m.dev());
+    m.zero(wsum.raw_data(), wsum.nbytes(), stream);
+    const int64_t ramp = tiles.overlap * s;
+    for (size_t iy = 0; iy < ys.size(); ++iy) {
+      for (size_t ix = 0; ix < xs.size(); ++ix) {
+        vae::TileBlend b;
+        b.y0 = ys[iy] * s, b.x0 = xs[ix] * s;
+        b.ramp_top = iy > 0 ? ramp : 0;
+        b.ramp_bottom = iy + 1 < ys.size() ? ramp : 0;
+        b.ramp_left = ix > 0 ? ramp : 0;
+        b.ramp_right = ix + 1 < xs.size() ? ramp : 0;
+        b.accumulate = true;
+        m.decode_region(lp, F, Hl, Wl, ys[iy], xs[ix], th, tw, vp, VF, VH, VW, b, stream);
+        vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), VH, VW, th * s, tw * s, b,
+                             m.ex(stream));
       }
-      v.push_back(p);
     }
-    return v;
-  };
-  const std::vector<int64_t> ys = starts(Hl), xs = starts(Wl);
-  const int64_t th = std::min(tiles.tile, Hl), tw = std::min(tiles.tile, Wl);
-  m.zero(vp, video.nbytes(), stream);
-  Tensor wsum = Tensor::empty({VH, VW}, DType::kF32, m.dev());
-  m.zero(wsum.raw_data(), wsum.nbytes(), stream);
-  const int64_t ramp = tiles.overlap * s;
-  for (size_t iy = 0; iy < ys.size(); ++iy) {
-    for (size_t ix = 0; ix < xs.size(); ++ix) {
-      vae::TileBlend b;
-      b.y0 = ys[iy] * s, b.x0 = xs[ix] * s;
-      b.ramp_top = iy > 0 ? ramp : 0;
-      b.ramp_bottom = iy + 1 < ys.size() ? ramp : 0;
-      b.ramp_left = ix > 0 ? ramp : 0;
-      b.ramp_right = ix + 1 < xs.size() ? ramp : 0;
-      b.accumulate = true;
-      m.decode_region(lp, F, Hl, Wl, ys[iy], xs[ix], th, tw, vp, VF, VH, VW, b, stream);
-      vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), VH, VW, th * s, tw * s, b,
-                           m.ex(stream));
-    }
-  }
-  vae::divide_by_weight(vp, static_cast<const float*>(wsum.raw_data()), C, VF, VH, VW,
-                        m.ex(stream));
-  return video;
+    vae::divide_by_weight(vp, static_cast<const float*>(wsum.raw_data()), C, VF, VH, VW,
+                          m.ex(stream));
+    return video;
+  }();
+  if (m.prof.on) m.last_profile = m.prof.collect();
+  return result;
 }
 
-Tensor VaeCuda::encode(const Tensor& video_in, cudaStream_t stream) {
+Tensor VaeCuda::encode(const Tensor& video, cudaStream_t stream) {
+  return encode_tiled(video, TileOptions{}, stream);
+}
+
+Tensor VaeCuda::encode_tiled(const Tensor& video_in, const TileOptions& tiles,
+                             cudaStream_t stream) {
   Impl& m = *impl_;
-  if (!m.has_enc) throw Error(ErrorCode::kInvalidArgument, "VaeCuda: the encoder was not loaded");
-  const Tensor video = device_f32(video_in, 4, "encode", stream, m.host);
-  const int64_t C = video.dim(0), VF = video.dim(1), VH = video.dim(2), VW = video.dim(3);
-  const int64_t s = m.cfg.spatial_stride(), ts = m.cfg.temporal_stride();
-  constexpr int64_t kChunk = 4;
-  if (C != m.cfg.in_channels) {
-    throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: the video has " + std::to_string(C) +
-                                                 " channels, the VAE takes " +
-                                                 std::to_string(m.cfg.in_channels));
-  }
-  if (VF < 1 || (ts != 1 && (VF - 1) % kChunk != 0)) {
-    throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: " + std::to_string(VF) +
-                                                 " frames; the frame count must be 1 + 4k");
-  }
-  if (VH % s != 0 || VW % s != 0) {
-    throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: frame size " + std::to_string(VH) +
-                                                 "x" + std::to_string(VW) +
-                                                 " must be a multiple of " + std::to_string(s));
-  }
-  const int64_t LF = 1 + (VF - 1) / ts;
-  Tensor lat =
-      Tensor::empty({static_cast<int64_t>(m.cfg.z_dim), LF, VH / s, VW / s}, DType::kF32, m.dev());
-  m.conv.reset_counters();
-  m.attn_flops = m.conv_flops = 0.0;
-  std::vector<Slot> cache(static_cast<size_t>(m.enc.slots));
-  const float* vp = static_cast<const float*>(video.raw_data());
-  float* lp = static_cast<float*>(lat.raw_data());
-  int64_t lf = 0;
-  const int64_t chunks = 1 + (VF - 1) / kChunk;
-  for (int64_t i = 0; i < chunks; ++i) {
-    const int64_t start = i == 0 ? 0 : 1 + kChunk * (i - 1);
-    const int64_t end = i == 0 ? 1 : std::min(VF, 1 + kChunk * i);
-    lf += m.encode_chunk(vp, VF, VH, VW, start, end - start, cache, lp, LF, lf, stream);
-  }
-  if (lf != LF) {
-    throw Error(ErrorCode::kInternal, "VaeCuda encode: produced " + std::to_string(lf) +
-                                          " latent frames, expected " + std::to_string(LF));
-  }
-  return lat;
+  const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
+  if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
+  Tensor result = [&]() -> Tensor {
+    if (!m.has_enc) throw Error(ErrorCode::kInvalidArgument, "VaeCuda: the encoder was not loaded");
+    const Tensor video = device_f32(video_in, 4, "encode", stream, m.host);
+    const int64_t C = video.dim(0), VF = video.dim(1), VH = video.dim(2), VW = video.dim(3);
+    const int64_t s = m.cfg.spatial_stride(), ts = m.cfg.temporal_stride();
+    if (C != m.cfg.in_channels) {
+      throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: the video has " +
+                                                   std::to_string(C) + " channels, the VAE takes " +
+                                                   std::to_string(m.cfg.in_channels));
+    }
+    if (VF < 1 || (ts != 1 && (VF - 1) % 4 != 0)) {
+      throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: " + std::to_string(VF) +
+                                                   " frames; the frame count must be 1 + 4k");
+    }
+    if (VH % s != 0 || VW % s != 0) {
+      throw Error(ErrorCode::kInvalidArgument, "VaeCuda encode: frame size " + std::to_string(VH) +
+                                                   "x" + std::to_string(VW) +
+                                                   " must be a multiple of " + std::to_string(s));
+    }
+    const int64_t LF = 1 + (VF - 1) / ts, LH = VH / s, LW = VW / s, z = m.cfg.z_dim;
+    Tensor lat = Tensor::empty({z, LF, LH, LW}, DType::kF32, m.dev());
+    m.conv.reset_counters();
+    m.attn_flops = m.conv_flops = 0.0;
+    const float* vp = static_cast<const float*>(video.raw_data());
+    float* lp = static_cast<float*>(lat.raw_data());
+    const bool tiled = tiles.tile > 0 && (tiles.tile < LH || tiles.tile < LW);
+    if (!tiled) {
+      m.encode_region(vp, VF, VH, VW, 0, 0, VH, VW, lp, LF, LH, LW, vae::TileBlend{}, stream);
+      return lat;
+    }
+    if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "VaeCuda encode_tiled: overlap " + std::to_string(tiles.overlap) +
+                      " must be in [0, tile " + std::to_string(tiles.tile) + ")");
+    }
+    const std::vector<int64_t> ys = tile_starts(LH, tiles), xs = tile_starts(LW, tiles);
+    const int64_t th = std::min(tiles.tile, LH), tw = std::min(tiles.tile, LW);
+    m.zero(lp, lat.nbytes(), stream);
+    Tensor wsum = Tensor::empty({LH, LW}, DType::kF32, m.dev());
+    m.zero(wsum.raw_data(), wsum.nbytes(), stream);
+    for (size_t iy = 0; iy < ys.size(); ++iy) {
+      for (size_t ix = 0; ix < xs.size(); ++ix) {
+        vae::TileBlend b;
+        b.y0 = ys[iy], b.x0 = xs[ix];
+        b.ramp_top = iy > 0 ? tiles.overlap : 0;
+        b.ramp_bottom = iy + 1 < ys.size() ? tiles.overlap : 0;
+        b.ramp_left = ix > 0 ? tiles.overlap : 0;
+        b.ramp_right = ix + 1 < xs.size() ? tiles.overlap : 0;
+        b.accumulate = true;
+        m.encode_region(vp, VF, VH, VW, ys[iy] * s, xs[ix] * s, th * s, tw * s, lp, LF, LH, LW, b,
+                        stream);
+        vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), LH, LW, th, tw, b, m.ex(stream));
+      }
+    }
+    vae::divide_by_weight(lp, static_cast<const float*>(wsum.raw_data()), z, LF, LH, LW,
+                          m.ex(stream));
+    return lat;
+  }();
+  if (m.prof.on) m.last_profile = m.prof.collect();
+  return result;
 }
 
 }  // namespace wan22::cuda

@@ -90,8 +90,8 @@ constexpr int kThreads = 256;
 
 // RMS_norm of one row on the host: the reference order of operations.
 template <class T>
-void rms_norm_row_host(const T* x, const float* bias, const float* gamma, T* y, int64_t c,
-                       float sqrt_c, bool silu) {
+void rms_norm_row_host(const T* x, const float* bias, const float* gamma, T* y, T* y_copy,
+                       int64_t c, float sqrt_c, bool silu) {
   double ss = 0.0;
   for (int64_t i = 0; i < c; ++i) {
     const float v = ld(x + i) + (bias ? bias[i] : 0.0f);
@@ -102,13 +102,15 @@ void rms_norm_row_host(const T* x, const float* bias, const float* gamma, T* y, 
     const float v = ld(x + i) + (bias ? bias[i] : 0.0f);
     const float o = v * inv * sqrt_c * gamma[i];
     st(y + i, silu ? silu_f(o) : o);
+    if (y_copy) st(y_copy + i, silu ? silu_f(o) : o);
   }
 }
 
 template <class T>
 __global__ void rms_norm_act_kernel(const T* __restrict__ x, const float* __restrict__ bias,
                                     const float* __restrict__ gamma, T* __restrict__ y,
-                                    int64_t rows, int64_t c, float sqrt_c, bool silu) {
+                                    int64_t rows, int64_t c, float sqrt_c, bool silu, T* y2,
+                                    int64_t y2_from) {
   const int lane = threadIdx.x & 31;
   const int64_t warps_per_block = blockDim.x >> 5;
   const int64_t groups = c >> 3;
@@ -145,6 +147,7 @@ __global__ void rms_norm_act_kernel(const T* __restrict__ x, const float* __rest
         v[i] = silu ? silu_f(o) : o;
       }
       store8(yr + g * 8, v);
+      if (y2 && row >= y2_from) store8(y2 + (row - y2_from) * c + g * 8, v);
     }
   }
 }
@@ -195,9 +198,9 @@ struct DeviceExec {
   }
   template <class T>
   void rms_norm(const T* x, const float* bias, const float* gamma, T* y, int64_t rows, int64_t c,
-                float sqrt_c, bool silu) const {
+                float sqrt_c, bool silu, T* y2, int64_t y2_from) const {
     rms_norm_act_kernel<T><<<grid_for(rows, kThreads / 32), kThreads, 0, stream>>>(
-        x, bias, gamma, y, rows, c, sqrt_c, silu);
+        x, bias, gamma, y, rows, c, sqrt_c, silu, y2, y2_from);
     WAN22_CUDA_CHECK_LAUNCH();
   }
   template <class T>
@@ -218,10 +221,12 @@ struct HostExec {
   }
   template <class T>
   void rms_norm(const T* x, const float* bias, const float* gamma, T* y, int64_t rows, int64_t c,
-                float sqrt_c, bool silu) const {
+                float sqrt_c, bool silu, T* y2, int64_t y2_from) const {
     parallel_for(0, rows, 16, [&](int64_t b, int64_t e) {
-      for (int64_t r = b; r < e; ++r)
-        rms_norm_row_host(x + r * c, bias, gamma, y + r * c, c, sqrt_c, silu);
+      for (int64_t r = b; r < e; ++r) {
+        T* copy = y2 && r >= y2_from ? y2 + (r - y2_from) * c : nullptr;
+        rms_norm_row_host(x + r * c, bias, gamma, y + r * c, copy, c, sqrt_c, silu);
+      }
     });
   }
   template <class T>
@@ -442,24 +447,37 @@ struct AddAvgdownOp {  // out [to, ho, wo, cout] += mean over the channel group 
   }
 };
 
+HD inline float blend_weight(const TileBlend& b, int64_t Y, int64_t X, int64_t th, int64_t tw) {
+  float wgt = 1.0f;
+  if (b.ramp_top > 0)
+    wgt *= fminf(1.0f, (static_cast<float>(Y) + 0.5f) / static_cast<float>(b.ramp_top));
+  if (b.ramp_bottom > 0)
+    wgt *= fminf(1.0f, (static_cast<float>(th - Y) - 0.5f) / static_cast<float>(b.ramp_bottom));
+  if (b.ramp_left > 0)
+    wgt *= fminf(1.0f, (static_cast<float>(X) + 0.5f) / static_cast<float>(b.ramp_left));
+  if (b.ramp_right > 0)
+    wgt *= fminf(1.0f, (static_cast<float>(tw - X) - 0.5f) / static_cast<float>(b.ramp_right));
+  return wgt;
+}
+
 template <class T>
-struct VideoToActOp {  // out [t, H/p, W/p, cp] from video f32 [C, F, H, W]
+struct VideoToActOp {  // out [t, h/p, w/p, cp] from the region of video f32 [C, F, H, W]
   const float* video;
-  int64_t C, F, H, W, f0;
+  int64_t C, F, H, W, f0, y0, x0, h, w;
   int64_t p;
   T* out;
   int64_t cp;
   HD void operator()(int64_t i) const {
-    const int64_t h = H / p, w = W / p;
+    const int64_t hp = h / p, wp = w / p;
     const int64_t ch = i % cp;
     int64_t r = i / cp;
-    const int64_t xx = r % w;
-    r /= w;
-    const int64_t yy = r % h, f = r / h;
+    const int64_t xx = r % wp;
+    r /= wp;
+    const int64_t yy = r % hp, f = r / hp;
     float v = 0.0f;
     if (ch < C * p * p) {
       const int64_t q = ch % p, rr = (ch / p) % p, c = ch / (p * p);
-      v = video[((c * F + f0 + f) * H + yy * p + q) * W + xx * p + rr];
+      v = video[((c * F + f0 + f) * H + y0 + yy * p + q) * W + x0 + xx * p + rr];
     }
     st(out + i, v);
   }
@@ -486,14 +504,15 @@ struct LatentToActOp {  // out [t, h, w, zp] from the latent region
 };
 
 template <class T>
-struct ActToLatentOp {  // latent f32 [z, F, h, w] frames [f0, f0 + t) from mu [t, h, w, cp]
+struct ActToLatentOp {  // latent f32 [z, F, Hl, Wl] from mu [t, h, w, cp] (tile placement)
   const T* mu;
   const float* bias;
   int64_t t, h, w, cp, z;
   const float* mean;
   const float* inv_std;
   float* lat;
-  int64_t F, f0;
+  int64_t F, Hl, Wl, f0;
+  TileBlend blend;
   HD void operator()(int64_t i) const {
     const int64_t xx = i % w;
     int64_t r = i / w;
@@ -502,22 +521,15 @@ struct ActToLatentOp {  // latent f32 [z, F, h, w] frames [f0, f0 + t) from mu [
     const int64_t f = r % t, ch = r / t;
     float v = ld(mu + ((f * h + yy) * w + xx) * cp + ch);
     if (bias) v += bias[ch];
-    lat[((ch * F + f0 + f) * h + yy) * w + xx] = (v - mean[ch]) * inv_std[ch];
+    v = (v - mean[ch]) * inv_std[ch];
+    float* dst = lat + ((ch * F + f0 + f) * Hl + blend.y0 + yy) * Wl + blend.x0 + xx;
+    if (blend.accumulate) {
+      *dst += blend_weight(blend, yy, xx, h, w) * v;
+    } else {
+      *dst = v;
+    }
   }
 };
-
-HD inline float blend_weight(const TileBlend& b, int64_t Y, int64_t X, int64_t th, int64_t tw) {
-  float wgt = 1.0f;
-  if (b.ramp_top > 0)
-    wgt *= fminf(1.0f, (static_cast<float>(Y) + 0.5f) / static_cast<float>(b.ramp_top));
-  if (b.ramp_bottom > 0)
-    wgt *= fminf(1.0f, (static_cast<float>(th - Y) - 0.5f) / static_cast<float>(b.ramp_bottom));
-  if (b.ramp_left > 0)
-    wgt *= fminf(1.0f, (static_cast<float>(X) + 0.5f) / static_cast<float>(b.ramp_left));
-  if (b.ramp_right > 0)
-    wgt *= fminf(1.0f, (static_cast<float>(tw - X) - 0.5f) / static_cast<float>(b.ramp_right));
-  return wgt;
-}
 
 template <class T>
 struct HeadToVideoOp {  // y [t, h, w, cp] (+ bias) -> video f32 [C, F, H, W] (unpatchify, tile
@@ -590,14 +602,17 @@ const T* typed(const void* p) {
 // ---------------- entry points ----------------
 
 void rms_norm_act(DType dt, const void* x, const float* bias, const float* gamma, void* y,
-                  int64_t rows, int64_t c, int64_t c_real, bool silu, Exec ex) {
+                  int64_t rows, int64_t c, int64_t c_real, bool silu, void* y2, int64_t y2_from,
+                  Exec ex) {
   check_c8("rms_norm_act", c);
   if (rows <= 0) return;
+  require(!y2 || (y2_from >= 0 && y2_from <= rows), "rms_norm_act", "bad second-copy row range");
   const float sqrt_c = static_cast<float>(std::sqrt(static_cast<double>(c_real)));
   dispatch(dt, "rms_norm_act", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     with_exec(ex, [&](const auto& e) {
-      e.rms_norm(typed<T>(x), bias, gamma, typed<T>(y), rows, c, sqrt_c, silu);
+      e.rms_norm(typed<T>(x), bias, gamma, typed<T>(y), rows, c, sqrt_c, silu, typed<T>(y2),
+                 y2_from);
     });
   });
 }
@@ -684,15 +699,17 @@ void add_avgdown(DType dt, void* out, int64_t to, int64_t ho, int64_t wo, int64_
 }
 
 void video_to_act(DType dt, const float* video, int64_t C, int64_t F, int64_t H, int64_t W,
-                  int64_t f0, int64_t t, int p, void* out, int64_t cp, Exec ex) {
-  require(p >= 1 && H % p == 0 && W % p == 0, "video_to_act",
-          "frame size not divisible by the patch size");
-  require(cp >= C * p * p && f0 >= 0 && f0 + t <= F, "video_to_act",
-          "too few channels or frames out of range");
+                  int64_t f0, int64_t t, int64_t y0, int64_t x0, int64_t h, int64_t w, int p,
+                  void* out, int64_t cp, Exec ex) {
+  require(p >= 1 && h % p == 0 && w % p == 0, "video_to_act",
+          "region size not divisible by the patch size");
+  require(
+      cp >= C * p * p && f0 >= 0 && f0 + t <= F && y0 >= 0 && y0 + h <= H && x0 >= 0 && x0 + w <= W,
+      "video_to_act", "too few channels or region out of range");
   dispatch(dt, "video_to_act", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const VideoToActOp<T> op{video, C, F, H, W, f0, p, typed<T>(out), cp};
-    with_exec(ex, [&](const auto& e) { e.each(op, t * (H / p) * (W / p) * cp); });
+    const VideoToActOp<T> op{video, C, F, H, W, f0, y0, x0, h, w, p, typed<T>(out), cp};
+    with_exec(ex, [&](const auto& e) { e.each(op, t * (h / p) * (w / p) * cp); });
   });
 }
 
@@ -711,11 +728,14 @@ void latent_to_act(DType dt, const float* latent, int64_t z, int64_t F, int64_t 
 
 void act_to_latent(DType dt, const void* mu, const float* bias, int64_t t, int64_t h, int64_t w,
                    int64_t cp, int64_t z, const float* mean, const float* inv_std, float* latent,
-                   int64_t F, int64_t f0, Exec ex) {
-  require(cp >= z && f0 >= 0 && f0 + t <= F, "act_to_latent", "bad channel count or frame range");
+                   int64_t F, int64_t Hl, int64_t Wl, int64_t f0, const TileBlend& blend, Exec ex) {
+  require(cp >= z && f0 >= 0 && f0 + t <= F && blend.y0 >= 0 && blend.y0 + h <= Hl &&
+              blend.x0 >= 0 && blend.x0 + w <= Wl,
+          "act_to_latent", "bad channel count, frame range or tile placement");
   dispatch(dt, "act_to_latent", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const ActToLatentOp<T> op{typed<T>(mu), bias, t, h, w, cp, z, mean, inv_std, latent, F, f0};
+    const ActToLatentOp<T> op{typed<T>(mu), bias,   t, h,  w,  cp, z,    mean,
+                              inv_std,      latent, F, Hl, Wl, f0, blend};
     with_exec(ex, [&](const auto& e) { e.each(op, z * t * h * w); });
   });
 }

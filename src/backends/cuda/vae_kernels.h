@@ -30,9 +30,11 @@ struct Exec {
 
 // y = [SiLU](F.normalize(x + bias) * sqrt(c_real) * gamma) per row of c channels (the VAE's
 // RMS_norm: x / max(||x||, 1e-12)). bias f32 [c] or nullptr (the bias of the conv that produced x),
-// gamma f32 [c] (zero in the padding channels). y may not alias x.
+// gamma f32 [c] (zero in the padding channels). y may not alias x. When y2 is set, rows >= y2_from
+// are also written to y2 (row r at y2 + (r - y2_from) * c): a second copy of the last frames.
 void rms_norm_act(DType dt, const void* x, const float* bias, const float* gamma, void* y,
-                  int64_t rows, int64_t c, int64_t c_real, bool silu, Exec ex);
+                  int64_t rows, int64_t c, int64_t c_real, bool silu, void* y2, int64_t y2_from,
+                  Exec ex);
 
 // y += bias [+ r + r_bias] per row of c channels (any of bias, r, r_bias may be nullptr).
 void add_bias_residual(DType dt, void* y, const float* bias, const void* r, const float* r_bias,
@@ -86,10 +88,22 @@ void add_avgdown(DType dt, void* out, int64_t to, int64_t ho, int64_t wo, int64_
 
 // ---------------- video and latent layouts ----------------
 
-// Video f32 [C, F, H, W], frames [f0, f0 + t) -> activations [t, H/p, W/p, cp] with the Wan2.2
-// patchify channel order (c*p + r)*p + q (q: row phase, r: column phase); channels >= C*p*p zero.
+// Placement of a tile's output (decoded pixels in the video, or encoded latent pixels in the
+// latent), with linear blending ramps (in output pixels) on the sides that overlap a neighbouring
+// tile. accumulate = false writes the values (untiled); accumulate = true adds weight * value (the
+// caller adds the weights with add_tile_weight and divides at the end).
+struct TileBlend {
+  int64_t y0 = 0, x0 = 0;  // tile origin in the output (pixels)
+  int64_t ramp_top = 0, ramp_bottom = 0, ramp_left = 0, ramp_right = 0;
+  bool accumulate = false;
+};
+
+// Video f32 [C, F, H, W], frames [f0, f0 + t), pixels [y0, y0 + h) x [x0, x0 + w) ->
+// activations [t, h/p, w/p, cp] with the Wan2.2 patchify channel order (c*p + r)*p + q (q: row
+// phase, r: column phase); channels >= C*p*p zero.
 void video_to_act(DType dt, const float* video, int64_t C, int64_t F, int64_t H, int64_t W,
-                  int64_t f0, int64_t t, int p, void* out, int64_t cp, Exec ex);
+                  int64_t f0, int64_t t, int64_t y0, int64_t x0, int64_t h, int64_t w, int p,
+                  void* out, int64_t cp, Exec ex);
 
 // Normalised latent f32 [z, F, Hl, Wl], frames [f0, f0 + t), region rows [y0, y0 + h) x cols
 // [x0, x0 + w) -> activations [t, h, w, zp] of v / inv_std[c] + mean[c] (the reference's
@@ -98,31 +112,21 @@ void latent_to_act(DType dt, const float* latent, int64_t z, int64_t F, int64_t 
                    int64_t f0, int64_t t, int64_t y0, int64_t x0, int64_t h, int64_t w,
                    const float* mean, const float* inv_std, void* out, int64_t zp, Exec ex);
 
-// mu [t, h, w, cp] (first z channels, + bias) -> normalised latent f32 [z, F, h, w] frames
-// [f0, f0 + t): (mu + bias - mean) * inv_std.
+// mu [t, h, w, cp] (first z channels, + bias) -> normalised latent f32 [z, F, Hl, Wl] frames
+// [f0, f0 + t), pixels [y0, y0 + h) x [x0, x0 + w) of blend: (mu + bias - mean) * inv_std.
 void act_to_latent(DType dt, const void* mu, const float* bias, int64_t t, int64_t h, int64_t w,
                    int64_t cp, int64_t z, const float* mean, const float* inv_std, float* latent,
-                   int64_t F, int64_t f0, Exec ex);
-
-// Placement of a decoded tile in the video, with linear blending ramps (pixels) on the sides that
-// overlap a neighbouring tile. accumulate = false writes the values (untiled decode);
-// accumulate = true adds weight * value (the caller adds the weights with add_tile_weight and
-// divides at the end).
-struct TileBlend {
-  int64_t y0 = 0, x0 = 0;  // tile origin in the video (pixels)
-  int64_t ramp_top = 0, ramp_bottom = 0, ramp_left = 0, ramp_right = 0;
-  bool accumulate = false;
-};
+                   int64_t F, int64_t Hl, int64_t Wl, int64_t f0, const TileBlend& blend, Exec ex);
 
 // Decoder head output y [t, h, w, cp] (+ bias) -> unpatchify (p) into video f32 [C, F, H, W],
 // frames [f0, f0 + t), the tile's pixels [y0, y0 + h*p) x [x0, x0 + w*p).
 void head_to_video(DType dt, const void* y, const float* bias, int64_t t, int64_t h, int64_t w,
                    int64_t cp, int p, float* video, int64_t C, int64_t F, int64_t H, int64_t W,
                    int64_t f0, const TileBlend& blend, Exec ex);
-// wsum [H, W] += the tile's blending weights (tile of th x tw pixels).
+// wsum [H, W] += the tile's blending weights (tile of th x tw output pixels).
 void add_tile_weight(float* wsum, int64_t H, int64_t W, int64_t th, int64_t tw,
                      const TileBlend& blend, Exec ex);
-// video [C, F, H, W] /= wsum [H, W].
+// video (or latent) [C, F, H, W] /= wsum [H, W].
 void divide_by_weight(float* video, const float* wsum, int64_t C, int64_t F, int64_t H, int64_t W,
                       Exec ex);
 
