@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -224,10 +225,9 @@ int print_history(const Args& a) {
                 r.revision.c_str(), r.suite.c_str(), r.device.c_str(), r.threads, r.metric_count,
                 r.fingerprint.c_str(), bl.c_str());
   }
-  std::string last_cpu;
+  std::set<std::string> shown;
   for (const auto& r : runs) {
-    if (r.cpu == last_cpu) continue;
-    last_cpu = r.cpu;
+    if (!shown.insert(r.fingerprint).second) continue;
     std::printf("machine %s: %s%s\n", r.fingerprint.c_str(), r.cpu.c_str(), r.gpu.empty() ? "" : (", " + r.gpu).c_str());
   }
   return 0;
