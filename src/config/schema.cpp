@@ -427,34 +427,64 @@ std::vector<KeySpec> build_schema() {
                       "resume partial downloads and verify checksums", planned(dl)));
 
   // ---- performance_monitoring ----
+  const std::string mon = "perf/monitor (wan22 monitor; perf::monitor_options)";
   k.push_back(boolean("performance_monitoring.enabled", true,
-                      "sample GPU/CPU/RAM/disk metrics while working (NVML loaded at run time, hwmon, /proc)",
-                      planned(i7)));
-  k.push_back(number("performance_monitoring.metrics_interval", 5, 0.1, 3600, "seconds between samples",
-                     planned(i7)));
+                      "sample GPU/CPU/RAM/disk metrics while working (NVML loaded at run time, hwmon, /proc); "
+                      "false = the monitor's sampler thread does not start",
+                      applied(mon)));
+  k.push_back(number("performance_monitoring.metrics_interval", 5, 0.1, 3600,
+                     "seconds between samples (also the default --interval of wan22 monitor)", applied(mon)));
   k.push_back(boolean("performance_monitoring.adaptive_optimization", true,
                       "let the monitor adjust settings (batch size, pacing) when targets are missed", planned(i7)));
+  k.push_back(engine(integer("performance_monitoring.history_size", 720, 1, 1000000,
+                             "samples kept in the monitor's history ring (720 = one hour at 5 s)", applied(mon))));
   k.push_back(number("performance_monitoring.performance_targets.generation_speed", 0.5, 0, 1e6,
-                     "minimum output frames per second of wall time; slower raises a degradation alert", planned(i7)));
+                     "minimum output frames per second of wall time of a finished job; slower raises a "
+                     "degradation alert (0 = off)",
+                     applied("perf/monitor_alerts")));
   k.push_back(number("performance_monitoring.performance_targets.vram_efficiency", 0.8, 0, 1,
                      "minimum ratio of allocated to reserved device memory at peak", planned(i7)));
   k.push_back(number("performance_monitoring.performance_targets.cpu_utilization", 0.7, 0, 1,
-                     "target mean CPU utilisation during CPU-bound stages; lower is reported as under-use",
-                     planned(i7)));
+                     "target mean CPU utilisation while steps run and no GPU is busy; lower raises an under-use "
+                     "alert (0 = off)",
+                     applied("perf/monitor_alerts")));
+  k.push_back(engine(number("performance_monitoring.alerts.degradation_fraction", 0.7, 0, 1,
+                            "degradation alert when the step rate falls below this fraction of the running median "
+                            "of the job's earlier samples",
+                            applied("perf/monitor_alerts"))));
+  k.push_back(engine(number("performance_monitoring.alerts.memory_percent", 95, 1, 100,
+                            "memory alert when VRAM or RAM use is over this % of the total",
+                            applied("perf/monitor_alerts"))));
+  k.push_back(engine(number("performance_monitoring.alerts.min_free_storage_gb", 10, 0, 1e6,
+                            "storage alert when a watched path (model, output, temp directory) has less free "
+                            "space than this, GiB (0 = off)",
+                            applied("perf/monitor_alerts"))));
 
   // ---- thermal_management ----
+  const std::string gov = "perf/thermal (ThermalGovernor) and the monitor's thermal alerts";
   k.push_back(number("thermal_management.gpu_temp_target", 80, 30, 120,
-                     "GPU temperature (C) above which the governor paces the work", planned(i7)));
+                     "GPU temperature (C) above which the governor paces the work and the monitor alerts",
+                     applied(gov)));
   k.push_back(number("thermal_management.cpu_temp_target", 75, 30, 120,
-                     "CPU temperature (C) above which the governor paces the work", planned(i7)));
+                     "CPU temperature (C) above which the governor paces the work and the monitor alerts",
+                     applied(gov)));
   k.push_back(choice("thermal_management.performance_scaling", "adaptive", {"off", "adaptive", "strict"},
-                     "off: only warn; adaptive: pause between steps in proportion to the overshoot and shrink batches; "
-                     "strict: wait between steps until back under the target",
-                     planned(i7)));
+                     "off: only warn; adaptive: pause between steps in proportion to the overshoot and recommend "
+                     "the smaller batch; strict: wait between steps until back under the target",
+                     applied("perf/thermal (ThermalGovernor)")));
   k.push_back(choice("thermal_management.cooling_curves", "aggressive", {"quiet", "balanced", "aggressive"},
                      "fan curve preference",
                      na("fan curves belong to the driver and firmware; wan22 reads temperatures but does not "
                         "control fans")));
+  k.push_back(engine(number("thermal_management.hysteresis_c", 3, 0, 50,
+                            "a hot sensor counts as cool again only at or below its target minus this (C)",
+                            applied("perf/thermal (ThermalGovernor)"))));
+  k.push_back(engine(number("thermal_management.pause_per_degree_s", 0.5, 0, 60,
+                            "adaptive scaling: seconds of pause between steps per degree over the target",
+                            applied("perf/thermal (ThermalGovernor)"))));
+  k.push_back(engine(number("thermal_management.max_pause_s", 10, 0, 3600,
+                            "adaptive scaling: the longest pause between two steps, seconds",
+                            applied("perf/thermal (ThermalGovernor)"))));
 
   // ---- performance_targets / performance_baseline (the guide's benchmarking tables) ----
   const KeyStatus by_bench = applied("wan22 bench: pass/fail per metric (bench/targets.cpp)");
@@ -537,6 +567,7 @@ std::vector<SectionSpec> build_sections() {
       {"performance_monitoring", "monitoring", "sampled metrics, targets and alerts", true},
       {"performance_monitoring.performance_targets", "live targets", "targets the monitor checks while working",
        true},
+      {"performance_monitoring.alerts", "alert thresholds", "when the monitor raises its alerts", false},
       {"thermal_management", "thermal governor", "temperature targets and pacing", true},
       {"performance_targets", "benchmark targets",
        "the guide's \"Optimized Performance Targets\", checked by `wan22 bench`", false},

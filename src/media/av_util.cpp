@@ -1,3 +1,4 @@
+#if WAN22_HAVE_LIBAV
 #include "media/av_util.h"
 
 #include <mutex>
@@ -33,3 +34,4 @@ PacketPtr alloc_packet() {
 }
 
 }  // namespace wan22::media::detail
+#endif  // WAN22_HAVE_LIBAV

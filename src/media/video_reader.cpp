@@ -2,17 +2,22 @@
 #include <filesystem>
 
 #include "core/status.h"
+#if WAN22_HAVE_LIBAV
 #include "media/av_util.h"
+#endif
 #include "media/video.h"
 #include "media/video_internal.h"
 
+#if WAN22_HAVE_LIBAV
 extern "C" {
 #include <libavutil/pixdesc.h>
 }
+#endif
 
 namespace wan22::media {
 using namespace detail;
 
+#if WAN22_HAVE_LIBAV
 namespace {
 
 struct InputCloser {
@@ -68,14 +73,19 @@ void copy_tags(const AVDictionary* d, std::map<std::string, std::string>& out) {
 }
 
 }  // namespace
+#endif  // WAN22_HAVE_LIBAV
 
 DecodedVideo read_video(const std::string& path, bool keep_frames) {
-  init_av_logging();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {
     throw_error(ErrorCode::kNotFound, "video '" + path + "' does not exist");
   }
   if (std::filesystem::is_directory(path, ec)) return read_png_frames(path, keep_frames);
+#if !WAN22_HAVE_LIBAV
+  throw_error(ErrorCode::kUnsupported, "cannot read '" + path + "': this wan22 build has no video "
+                                       "decoder (configured with WAN22_WITH_LIBAV=OFF)");
+#else
+  init_av_logging();
 
   AVFormatContext* raw = nullptr;
   int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
@@ -153,6 +163,7 @@ DecodedVideo read_video(const std::string& path, bool keep_frames) {
   receive_all();
   if (info.frame_count == 0) throw_error(ErrorCode::kCorruptData, "'" + path + "' holds no decodable frames");
   return out;
+#endif
 }
 
 }  // namespace wan22::media

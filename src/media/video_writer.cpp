@@ -8,14 +8,18 @@
 #include "core/status.h"
 #include "core/thread_pool.h"
 #include "media/atomic_file.h"
+#if WAN22_HAVE_LIBAV
 #include "media/av_util.h"
+#endif
 #include "media/video.h"
 #include "media/video_internal.h"
 
+#if WAN22_HAVE_LIBAV
 extern "C" {
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
+#endif
 
 namespace wan22::media {
 using namespace detail;
@@ -28,6 +32,7 @@ std::string lower_ext(const std::string& path) {
   return ext;
 }
 
+#if WAN22_HAVE_LIBAV
 bool supports_yuv420p(const AVCodec* codec) {
   if (codec->pix_fmts == nullptr) return true;
   for (const AVPixelFormat* p = codec->pix_fmts; *p != AV_PIX_FMT_NONE; ++p) {
@@ -286,6 +291,7 @@ class Encoder {
   std::string codec_name_;
 };
 
+#endif  // WAN22_HAVE_LIBAV
 }  // namespace
 
 const char* video_format_name(VideoFormat f) {
@@ -307,11 +313,21 @@ VideoFormat video_format_from_path(const std::string& path) {
 }
 
 std::vector<std::string> available_h264_encoders() {
+#if !WAN22_HAVE_LIBAV
+  return {};
+#else
   return available({"libx264", "libopenh264", "h264_nvenc", "h264_qsv", "h264_amf", "h264_mf",
                     "h264_v4l2m2m"});
+#endif
 }
 
-std::vector<std::string> available_webm_encoders() { return available({"libvpx-vp9", "libvpx"}); }
+std::vector<std::string> available_webm_encoders() {
+#if !WAN22_HAVE_LIBAV
+  return {};
+#else
+  return available({"libvpx-vp9", "libvpx"});
+#endif
+}
 
 namespace detail {
 
@@ -339,7 +355,9 @@ int resolve_threads(int requested) {
 
 VideoWriteResult write_video(const std::string& path, const std::vector<Image>& frames,
                              const VideoWriteOptions& opt) {
+#if WAN22_HAVE_LIBAV
   init_av_logging();
+#endif
   if (path.empty()) throw_error(ErrorCode::kInvalidArgument, "video output path is empty");
   validate_frames(frames, path);
   if (opt.fps_num <= 0 || opt.fps_den <= 0) {
@@ -354,6 +372,11 @@ VideoWriteResult write_video(const std::string& path, const std::vector<Image>& 
                     "' (use .mp4, .webm, or a directory name without an extension for PNG frames)");
   }
   if (format == VideoFormat::kPngFrames) return write_png_frames(path, frames, opt);
+#if !WAN22_HAVE_LIBAV
+  throw_error(ErrorCode::kUnsupported,
+              "cannot write '" + path + "': this wan22 build has no video encoder (configured with "
+              "WAN22_WITH_LIBAV=OFF); write PNG frames instead (an output path without an extension)");
+#else
   if (opt.crf > 63 || (format == VideoFormat::kMp4 && opt.crf > 51)) {
     throw_error(ErrorCode::kInvalidArgument, "video '" + path + "': crf " + std::to_string(opt.crf) +
                                                  " is out of range (H.264: 0..51, VP9/VP8: 0..63)");
@@ -400,6 +423,7 @@ VideoWriteResult write_video(const std::string& path, const std::vector<Image>& 
   result.fps_num = opt.fps_num;
   result.fps_den = opt.fps_den;
   return result;
+#endif
 }
 
 }  // namespace wan22::media

@@ -23,6 +23,7 @@ struct nvmlPciInfo_t {
 };
 constexpr int kNvmlTemperatureGpu = 0;                                      // NVML_TEMPERATURE_GPU
 constexpr int kClockGraphics = 0, kClockSm = 1, kClockMem = 2;              // nvmlClockType_t
+constexpr int kTemperatureThresholdSlowdown = 1;  // NVML_TEMPERATURE_THRESHOLD_SLOWDOWN
 
 }  // namespace
 
@@ -43,6 +44,11 @@ struct Nvml::Api {
   nvmlReturn_t (*GetUtilizationRates)(nvmlDevice_t, nvmlUtilization_t*);
   nvmlReturn_t (*GetClockInfo)(nvmlDevice_t, int, unsigned int*);
   nvmlReturn_t (*GetPciInfo)(nvmlDevice_t, nvmlPciInfo_t*);  // optional (v3)
+  // Optional: the monitor's fields (absent ones are reported as unknown).
+  nvmlReturn_t (*GetPowerUsage)(nvmlDevice_t, unsigned int*);
+  nvmlReturn_t (*GetTemperatureThreshold)(nvmlDevice_t, int, unsigned int*);
+  nvmlReturn_t (*GetClocksEventReasons)(nvmlDevice_t, unsigned long long*);
+  const char* reasons_name = "nvmlDeviceGetCurrentClocksEventReasons";
 
   std::string err(const char* what, nvmlReturn_t rc) const {
     std::string msg = ErrorString ? ErrorString(rc) : "";
@@ -79,6 +85,13 @@ Nvml::Nvml(const std::string& library) {
   sym(api_->GetUtilizationRates, "nvmlDeviceGetUtilizationRates");
   sym(api_->GetClockInfo, "nvmlDeviceGetClockInfo");
   sym(api_->GetPciInfo, "nvmlDeviceGetPciInfo_v3", false);
+  sym(api_->GetPowerUsage, "nvmlDeviceGetPowerUsage", false);
+  sym(api_->GetTemperatureThreshold, "nvmlDeviceGetTemperatureThreshold", false);
+  sym(api_->GetClocksEventReasons, "nvmlDeviceGetCurrentClocksEventReasons", false);
+  if (!api_->GetClocksEventReasons) {  // drivers before 535 only have the older name
+    sym(api_->GetClocksEventReasons, "nvmlDeviceGetCurrentClocksThrottleReasons", false);
+    api_->reasons_name = "nvmlDeviceGetCurrentClocksThrottleReasons";
+  }
   if (!missing.empty()) {
     reason_ = "NVML in " + library + " lacks " + missing;
     api_.reset();
@@ -123,7 +136,9 @@ NvmlGpu Nvml::query(unsigned index) const {
     g.compute_capability = g.pci_bus_id = Known<std::string>::unknown(why);
     g.pcie_gen = g.pcie_width = g.utilization_gpu_pct = g.utilization_memory_pct = g.clock_sm_mhz =
         g.clock_memory_mhz = g.clock_graphics_mhz = g.pci_bus = Known<unsigned>::unknown(why);
-    g.power_limit_watts = g.temperature_c = Known<double>::unknown(why);
+    g.power_limit_watts = g.temperature_c = g.power_usage_watts = g.temperature_slowdown_c =
+        Known<double>::unknown(why);
+    g.throttle_reasons = Known<uint64_t>::unknown(why);
   };
   if (!ok_ || index >= count_) {
     all_unknown(ok_ ? "no GPU " + std::to_string(index) : reason_);
@@ -187,6 +202,25 @@ NvmlGpu Nvml::query(unsigned index) const {
       g.utilization_memory_pct = Known<unsigned>::of(u.memory);
     }
   }
+  auto optional_uint = [&](const char* what, bool present, auto fn) {
+    return present ? get_uint(what, fn) : Known<unsigned>::unknown(std::string(what) + " missing in this NVML");
+  };
+  Known<unsigned> usage_mw = optional_uint("nvmlDeviceGetPowerUsage", a.GetPowerUsage != nullptr,
+                                           [&](unsigned* v) { return a.GetPowerUsage(dev, v); });
+  g.power_usage_watts = usage_mw.known() ? Known<double>::of(*usage_mw.value / 1000.0)
+                                         : Known<double>::unknown(usage_mw.why);
+  Known<unsigned> slowdown = optional_uint(
+      "nvmlDeviceGetTemperatureThreshold(SLOWDOWN)", a.GetTemperatureThreshold != nullptr,
+      [&](unsigned* v) { return a.GetTemperatureThreshold(dev, kTemperatureThresholdSlowdown, v); });
+  g.temperature_slowdown_c = slowdown.known() ? Known<double>::of(*slowdown.value)
+                                              : Known<double>::unknown(slowdown.why);
+  if (!a.GetClocksEventReasons) {
+    g.throttle_reasons = Known<uint64_t>::unknown("nvmlDeviceGetCurrentClocksEventReasons missing in this NVML");
+  } else {
+    unsigned long long mask = 0;
+    nvmlReturn_t rc = a.GetClocksEventReasons(dev, &mask);
+    g.throttle_reasons = rc ? Known<uint64_t>::unknown(a.err(a.reasons_name, rc)) : Known<uint64_t>::of(mask);
+  }
   if (!a.GetPciInfo) {
     g.pci_bus_id = Known<std::string>::unknown("nvmlDeviceGetPciInfo_v3 missing in this NVML");
     g.pci_bus = Known<unsigned>::unknown(g.pci_bus_id.why);
@@ -202,6 +236,33 @@ NvmlGpu Nvml::query(unsigned index) const {
     }
   }
   return g;
+}
+
+std::vector<std::string> throttle_reason_names(uint64_t mask) {
+  static const std::pair<uint64_t, const char*> kNames[] = {
+      {nvml_reason::kGpuIdle, "gpu_idle"},
+      {nvml_reason::kApplicationsClocksSetting, "applications_clocks_setting"},
+      {nvml_reason::kSwPowerCap, "sw_power_cap"},
+      {nvml_reason::kHwSlowdown, "hw_slowdown"},
+      {nvml_reason::kSyncBoost, "sync_boost"},
+      {nvml_reason::kSwThermalSlowdown, "sw_thermal_slowdown"},
+      {nvml_reason::kHwThermalSlowdown, "hw_thermal_slowdown"},
+      {nvml_reason::kHwPowerBrakeSlowdown, "hw_power_brake_slowdown"},
+      {nvml_reason::kDisplayClockSetting, "display_clock_setting"},
+  };
+  std::vector<std::string> out;
+  uint64_t rest = mask;
+  for (const auto& [bit, name] : kNames)
+    if (mask & bit) {
+      out.emplace_back(name);
+      rest &= ~bit;
+    }
+  if (rest) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(rest));
+    out.emplace_back(buf);
+  }
+  return out;
 }
 
 }  // namespace wan22::perf

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "perf/known.h"
 
@@ -22,7 +23,32 @@ struct NvmlGpu {
   Known<unsigned> clock_sm_mhz, clock_memory_mhz, clock_graphics_mhz;
   Known<std::string> pci_bus_id;
   Known<unsigned> pci_bus;
+  // Sampled by the monitor (perf/monitor.h).
+  Known<double> power_usage_watts;
+  Known<double> temperature_slowdown_c;  // where the GPU starts to slow itself down
+  Known<uint64_t> throttle_reasons;      // nvmlClocksEventReason* bit mask (0 = none)
 };
+
+// nvmlClocksEventReason* (formerly nvmlClocksThrottleReason*) bits, as in NVIDIA's nvml.h.
+namespace nvml_reason {
+constexpr uint64_t kGpuIdle = 0x1;
+constexpr uint64_t kApplicationsClocksSetting = 0x2;
+constexpr uint64_t kSwPowerCap = 0x4;
+constexpr uint64_t kHwSlowdown = 0x8;
+constexpr uint64_t kSyncBoost = 0x10;
+constexpr uint64_t kSwThermalSlowdown = 0x20;
+constexpr uint64_t kHwThermalSlowdown = 0x40;
+constexpr uint64_t kHwPowerBrakeSlowdown = 0x80;
+constexpr uint64_t kDisplayClockSetting = 0x100;
+// Thermal bits: the GPU slows its clocks because it is hot.
+constexpr uint64_t kThermal = kSwThermalSlowdown | kHwThermalSlowdown;
+}  // namespace nvml_reason
+// Names of the set bits ("sw_power_cap", "hw_thermal_slowdown", ...; unknown bits as "0x...").
+std::vector<std::string> throttle_reason_names(uint64_t mask);
+// The bits that slow the GPU down (every bit except gpu_idle, applications/display clock settings).
+constexpr uint64_t kSlowingReasons = nvml_reason::kSwPowerCap | nvml_reason::kHwSlowdown |
+                                     nvml_reason::kSyncBoost | nvml_reason::kThermal |
+                                     nvml_reason::kHwPowerBrakeSlowdown;
 
 class Nvml {
  public:

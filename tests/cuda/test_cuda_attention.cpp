@@ -66,6 +66,14 @@ TEST(CudaFlashAttention, HeadDim64) {
   check_case({2, 130, 190, 3, 64, 3.0f}, 60);
 }
 
+// The golden fixture DiT's size (dim 64, 2 heads): head dim 32, a dozen tokens, 16 text rows.
+TEST(CudaFlashAttention, HeadDim32) {
+  REQUIRE_GPU();
+  check_case({1, 12, 12, 2, 32, 3.0f}, 61);
+  check_case({2, 12, 16, 2, 32, 2.0f}, 62);
+  check_case({2, 150, 333, 3, 32, 3.0f}, 63);
+}
+
 TEST(CudaFlashAttention, FusedQkvLayoutAndScale) {
   REQUIRE_GPU();
   // q, k, v interleaved in one [L, 3*H*D] buffer, as the fused QKV GEMM writes them
@@ -106,7 +114,8 @@ TEST(CudaFlashAttention, CudnnSdpaMatchesCpu) {
   cuda::CudnnSdpa sdpa;
   if (!sdpa.available()) GTEST_SKIP() << "cuDNN unavailable: " << sdpa.reason();
   std::cout << "  cuDNN " << sdpa.version() << " from " << sdpa.library() << "\n";
-  for (const Case& c : {Case{1, 256, 256, 2, 128, 3.0f}, Case{2, 77, 200, 3, 128, 3.0f}, Case{1, 300, 512, 2, 128, 1.0f}}) {
+  for (const Case& c : {Case{1, 256, 256, 2, 128, 3.0f}, Case{2, 77, 200, 3, 128, 3.0f}, Case{1, 300, 512, 2, 128, 1.0f},
+                        Case{2, 12, 16, 2, 32, 2.0f}, Case{1, 150, 333, 3, 64, 3.0f}}) {
     Tensor q = bf16_round(random_tensor({c.B, c.Lq, c.H, c.D}, 80, -c.q_gain, c.q_gain));
     Tensor k = bf16_round(random_tensor({c.B, c.Lk, c.H, c.D}, 81, -1.0f, 1.0f));
     Tensor v = bf16_round(random_tensor({c.B, c.Lk, c.H, c.D}, 82, -1.0f, 1.0f));

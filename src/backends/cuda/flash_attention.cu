@@ -3,8 +3,9 @@
 // One CTA computes BM = 16 * MT * NWARPS query rows of one (batch, head); each warp owns MT m16
 // row tiles (K/V fragments loaded once from shared memory serve all MT tiles). K/V tiles of BN
 // keys are double-buffered in shared memory through cp.async (zero-filled past the sequence end).
-// Shared-memory rows of D bf16 are XOR-swizzled in 16-byte chunks (chunk ^ (row & 7)) so that
-// ldmatrix and cp.async are bank-conflict free. Softmax runs in the log2 domain with exp2.
+// Shared-memory rows of D bf16 are XOR-swizzled in 16-byte chunks (chunk ^ (row & 7); for D = 32,
+// whose rows have only 4 chunks, chunk ^ (row & 3)) so that ldmatrix and cp.async are (nearly)
+// bank-conflict free. Softmax runs in the log2 domain with exp2.
 #include <cmath>
 #include <string>
 
@@ -70,6 +71,12 @@ struct KernelArgs {
   float scale_log2;
 };
 
+// XOR mask of the smem swizzle: row & 7 needs 8 chunks per row; D = 32 has 4.
+template <int D>
+__host__ __device__ constexpr int swizzle_mask() {
+  return D / 8 >= 8 ? 7 : D / 8 - 1;
+}
+
 // Copies `rows` rows (from row0 of a [len, D] view with token stride ld) into swizzled smem.
 template <int D, int ROWS, int NT>
 __device__ __forceinline__ void load_tile(uint32_t smem, const bf16* base, int64_t ld, int64_t row0, int64_t len,
@@ -84,7 +91,7 @@ __device__ __forceinline__ void load_tile(uint32_t smem, const bf16* base, int64
     const int64_t row = row0 + r;
     const bool valid = row < len;
     const bf16* src = valid ? base + row * ld + c * 8 : base;
-    const uint32_t dst = smem + static_cast<uint32_t>((r * D + ((c ^ (r & 7)) * 8)) * 2);
+    const uint32_t dst = smem + static_cast<uint32_t>((r * D + ((c ^ (r & swizzle_mask<D>())) * 8)) * 2);
     cp_async_16(dst, src, valid);
   }
 }
@@ -132,7 +139,7 @@ __global__ void __launch_bounds__(NWARPS * 32, 1) flash_fwd_kernel(KernelArgs a)
     row_sum[mt][0] = row_sum[mt][1] = 0.0f;
   }
 
-  const int swz = lane & 7;
+  const int swz = lane & swizzle_mask<D>();  // == row & mask for every ldmatrix row address below
   // ldmatrix lane roles
   const int q_row_in_tile = (lane & 7) + ((lane >> 3) & 1) * 8;  // A operand: matrices (r lo, k lo), (r hi, k lo), ...
   const int q_chunk_hi = lane >> 4;
@@ -323,8 +330,8 @@ bool layout_ok(const AttnLayout& l) {
 void flash_attention_fwd(const FlashParams& p, cudaStream_t stream, FlashVariant variant) {
   constexpr const char* kOp = "cuda::flash_attention_fwd";
   require(p.q && p.k && p.v && p.o, kOp, "null tensor pointer");
-  require(p.head_dim == 64 || p.head_dim == 128, kOp,
-          "head_dim must be 64 or 128, got " + std::to_string(p.head_dim));
+  require(p.head_dim == 32 || p.head_dim == 64 || p.head_dim == 128, kOp,
+          "head_dim must be 32, 64 or 128, got " + std::to_string(p.head_dim));
   require(p.batch > 0 && p.heads > 0 && p.len_q >= 0 && p.len_k > 0, kOp,
           "bad sizes B=" + std::to_string(p.batch) + " H=" + std::to_string(p.heads) + " Lq=" +
               std::to_string(p.len_q) + " Lk=" + std::to_string(p.len_k));
@@ -336,8 +343,10 @@ void flash_attention_fwd(const FlashParams& p, cudaStream_t stream, FlashVariant
   if (p.len_q == 0) return;
   if (p.head_dim == 128) {
     dispatch<128>(p, stream, variant);
-  } else {
+  } else if (p.head_dim == 64) {
     dispatch<64>(p, stream, variant);
+  } else {
+    dispatch<32>(p, stream, variant);
   }
 }
 

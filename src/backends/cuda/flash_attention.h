@@ -1,5 +1,5 @@
 // Flash-attention forward for bf16 q/k/v with fp32 accumulation and an online softmax
-// (tensor-core mma.sync m16n8k16, cp.async double-buffered K/V tiles). Head dim 64 or 128.
+// (tensor-core mma.sync m16n8k16, cp.async double-buffered K/V tiles). Head dim 32, 64 or 128.
 #pragma once
 #include <cuda_runtime.h>
 
