@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <regex>
 
 #include "bench/stats.h"
 
@@ -40,6 +41,29 @@ void stage_advice(const RunRecord& run, std::vector<Recommendation>& out) {
                             "prompts instead of re-encoding them", ev});
   } else if (share >= 0.5) {
     out.push_back({"stage", top.name + " is " + pct(share) + " of the time: optimize it first", ev});
+  }
+}
+
+// GPU workloads: the share of a whole generation that its VAE decode and text encoding take
+// (generate_<W>_<N>steps_s next to vae_decode_<W>_s / text_encode_<W>_s of the same workload W).
+void workload_share_advice(const RunRecord& run, std::vector<Recommendation>& out) {
+  static const std::regex gen(R"(generate_(.+)_(\d+)steps_s)");
+  for (const auto& m : run.metrics) {
+    std::smatch mm;
+    if (!std::regex_match(m.name, mm, gen) || !(m.value > 0)) continue;
+    const std::string w = mm[1];
+    for (const char* part : {"vae_decode", "text_encode"}) {
+      const Metric* p = run.find(std::string(part) + "_" + w + "_s");
+      if (!p || !(p->value > 0)) continue;
+      const double share = p->value / m.value;
+      const bool vae = std::string(part) == "vae_decode";
+      if (share < (vae ? 0.2 : 0.1)) continue;
+      out.push_back({"stage",
+                     std::string(vae ? "VAE decoding" : "text encoding") + " is " + pct(share) + " of the whole " +
+                         w + " generation: " +
+                         (vae ? "the next stage to speed up after the DiT" : "worth caching for repeated prompts"),
+                     p->name + " " + secs(p->value) + " of " + m.name + " " + secs(m.value)});
+    }
   }
 }
 
@@ -137,6 +161,7 @@ std::vector<Recommendation> recommend(const RecommendInputs& in) {
   if (in.changes) regression_advice(*in.changes, in.baseline_name, out);
   if (in.targets) target_advice(*in.targets, out);
   stage_advice(*in.run, out);
+  workload_share_advice(*in.run, out);
   loading_advice(*in.run, out);
   thread_advice(*in.run, in.hardware_threads, out);
   memory_advice(*in.run, out);

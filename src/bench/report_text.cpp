@@ -22,13 +22,16 @@ std::string report_text(const BenchReport& r) {
   o << " [" << run.machine.fingerprint() << "]\n";
   for (const auto& n : r.notes) o << "note: " << n << "\n";
 
-  size_t w = 6;
-  for (const auto& m : run.metrics) w = std::max(w, m.name.size());
-  o << "\n" << pad("metric", w + 2) << pad("value", 14) << pad("noise", 9) << "repeats\n";
+  size_t w = 6, vw = 5;
+  for (const auto& m : run.metrics) {
+    w = std::max(w, m.name.size());
+    vw = std::max(vw, format_value(m.value, m.unit).size());
+  }
+  o << "\n" << pad("metric", w + 2) << pad("value", vw + 2) << pad("noise", 10) << "repeats\n";
   for (const auto& m : run.metrics) {
     const double band = noise_band(m);
-    o << pad(m.name, w + 2) << pad(format_value(m.value, m.unit), 14)
-      << pad(m.samples.size() >= 2 ? "+-" + format_percent(band, false) : "-", 9) << m.samples.size() << "\n";
+    o << pad(m.name, w + 2) << pad(format_value(m.value, m.unit), vw + 2)
+      << pad(m.samples.size() >= 2 ? "+-" + format_percent(band, false) : "-", 10) << m.samples.size() << "\n";
   }
 
   if (!r.targets.empty()) {
@@ -56,6 +59,9 @@ std::string report_text(const BenchReport& r) {
     o << "\ncomparison with baseline '" << c.baseline_name << "' (run " << c.baseline.id << ", " << c.baseline.date
       << ", revision " << c.baseline.revision << ", " << c.baseline.threads << " threads):\n";
     for (const auto& wline : c.warnings) o << "  warning: " << wline << "\n";
+    size_t cw = 10;
+    for (const auto& ch : c.changes)
+      cw = std::max(cw, (format_value(ch.baseline, ch.unit) + " -> " + format_value(ch.current, ch.unit)).size());
     for (const auto& ch : c.changes) {
       o << "  " << pad(ch.name, w + 2);
       if (ch.verdict == Verdict::kNew) {
@@ -66,8 +72,8 @@ std::string report_text(const BenchReport& r) {
         o << "missing: baseline " << format_value(ch.baseline, ch.unit) << ", not measured now\n";
         continue;
       }
-      o << pad(format_value(ch.baseline, ch.unit) + " -> " + format_value(ch.current, ch.unit), 26) << " "
-        << pad(format_percent(ch.change), 9) << " (threshold " << format_percent(ch.threshold, false) << ")  "
+      o << pad(format_value(ch.baseline, ch.unit) + " -> " + format_value(ch.current, ch.unit), cw + 2)
+        << pad(format_percent(ch.change), 10) << pad("(threshold " + format_percent(ch.threshold, false) + ")", 20)
         << verdict_name(ch.verdict) << "\n";
     }
     o << "  " << count_verdict(c.changes, Verdict::kRegression) << " regression(s), "

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -224,10 +226,9 @@ int print_history(const Args& a) {
                 r.revision.c_str(), r.suite.c_str(), r.device.c_str(), r.threads, r.metric_count,
                 r.fingerprint.c_str(), bl.c_str());
   }
-  std::string last_cpu;
+  std::set<std::string> shown;
   for (const auto& r : runs) {
-    if (r.cpu == last_cpu) continue;
-    last_cpu = r.cpu;
+    if (!shown.insert(r.fingerprint).second) continue;
     std::printf("machine %s: %s%s\n", r.fingerprint.c_str(), r.cpu.c_str(), r.gpu.empty() ? "" : (", " + r.gpu).c_str());
   }
   return 0;
@@ -250,124 +251,101 @@ std::string resolve_device(const Args& a, bool quiet) {
   return "cpu";
 }
 
-int run_bench_cmd(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string o = argv[i];
-    if (o == "--help" || o == "-h") {
-      std::fputs(kHelp, stdout);
-      std::fputs(config::config_options_help(), stdout);
-      return 0;
-    }
-  }
-  Args a = parse(argc, argv);
-  if (a.history) return print_history(a);
+using Progress = std::function<void(const std::string&)>;
 
-  config::Settings settings = config::load_settings(a.copt);
-  if (!a.threads.empty()) settings.set_cli("cpu_optimization.max_workers", a.threads, "--threads");
-  const std::string pool = config::apply_runtime(settings);
-  config::warn_not_applied(settings);
-  auto progress = [&](const std::string& line) {
-    if (!a.quiet) std::fprintf(stderr, "bench: %s\n", line.c_str());
-  };
-
-  // The database first: a bad path or an unknown baseline fails before minutes of benchmarking.
-  const bool need_db = !a.no_save || !a.compare.empty() || !a.reports.empty();
-  std::optional<bench::ResultsDb> db;
-  if (need_db) db.emplace(bench::ResultsDb::open(a.db.empty() ? bench::default_db_path() : a.db));
-  std::optional<bench::RunRecord> baseline;
-  if (!a.compare.empty()) {
-    auto id = db->baseline_run(a.compare);
-    if (!id) {
-      std::string names;
-      for (const auto& n : db->baseline_names()) names += (names.empty() ? "" : ", ") + n;
-      throw Error(ErrorCode::kNotFound, "bench: no baseline '" + a.compare + "' in " + db->path() +
-                                            (names.empty() ? " (it has none; --save-baseline NAME stores one)"
-                                                           : " (it has: " + names + ")"));
-    }
-    baseline = db->load_run(*id);
-  }
-
-  bench::RunRecord run;
-  run.device = resolve_device(a, a.quiet);
-  run.suite = a.suite.empty() ? (run.device == "cuda" ? "gpu" : "quick") : a.suite;
-  run.revision = WAN22_GIT_REVISION;
-  run.date = bench::now_iso8601();
-  run.threads = default_pool().num_threads();
-  run.machine = bench::collect_machine();
-  progress(pool);
-  bool demo = false;
-
-  if (run.device == "cpu") {
-    if (run.suite == "gpu")
+// Options that only one device understands, and output directories, are checked before any work.
+void check_before_run(const Args& a, const std::string& device, const std::string& suite) {
+  if (device == "cpu") {
+    if (suite == "gpu")
       throw Error(ErrorCode::kInvalidArgument, "bench: --suite gpu runs the CUDA workloads; this run is on the CPU "
                                                "(use --suite quick or full)");
     if (!a.parts.empty() || a.random_weights || a.vram_budget > 0)
       throw Error(ErrorCode::kInvalidArgument, "bench: --parts, --random-weights and --vram-budget are GPU options");
-    bench::CpuSuiteOptions o;
-    o.suite = run.suite;
-    if (a.model.empty()) {
-      const std::string dir = pipeline::ensure_demo_model(pipeline::default_demo_model_dir());
-      o.paths = pipeline::locate_checkpoint(dir);
-      o.paths.demo = true;
-      run.model = "demo";
-      demo = true;
-      progress("no --model: the built-in demo model at " + dir + " (tiny, random weights)");
-    } else {
-      o.paths = pipeline::locate_checkpoint(a.model);
-      run.model = a.model;
-    }
-    o.repeats = a.repeats;
-    o.warmup = a.warmup;
-    o.steps = a.steps;
-    o.sizes = a.sizes;
-    o.workloads = a.workloads;
-    o.on_progress = progress;
-    const bench::CpuSuitePlan plan = bench::plan_cpu_suite(o);
-    progress("suite " + run.suite + ": " + std::to_string(plan.repeats) + " repeats after " +
-             std::to_string(plan.warmup) + " warm-up, " + std::to_string(plan.steps) + " steps, main size " +
-             std::to_string(plan.sizes[0][0]) + "x" + std::to_string(plan.sizes[0][1]));
-    // The loaders log every component at info level on each repeat: keep the output to the bench lines.
-    const LogLevel saved_level = log_level();
-    if (saved_level == LogLevel::kInfo) set_log_level(LogLevel::kWarn);
-    bench::CpuSuiteResult r = bench::run_cpu_suite(o);
-    set_log_level(saved_level);
-    run.metrics = std::move(r.metrics);
-    run.stages = std::move(r.stages);
-  } else {
-    if (!a.sizes.empty()) throw Error(ErrorCode::kInvalidArgument, "bench: --size is a CPU suite option; the GPU "
-                                                                   "workloads are chosen with --workloads");
-    cuda::BenchOptions o;
-    o.model_dir = a.model;
-    o.random_weights = a.random_weights || a.model.empty();
-    o.workloads = a.workloads;
-    o.parts = a.parts;
-    if (run.suite == "quick") {
-      if (o.workloads.empty()) o.workloads = {"480p_121f"};  // and 10 generation steps (below)
-      o.repeats = 3;
-    }
-    if (a.repeats > 0) o.repeats = a.repeats;
-    if (a.warmup >= 0) o.warmup = a.warmup;
-    if (a.steps > 0) o.generate_steps = a.steps;
-    o.vram_budget_gib = a.vram_budget;
-    o.on_progress = progress;
-    run.model = o.random_weights ? "random weights (TI2V-5B sizes)" : a.model;
-    if (run.suite == "quick" && a.steps == 0) o.generate_steps = 10;
-    cuda::MachineInfo mi;
-    const bool hwm_reset = bench::reset_peak_rss();
-    run.metrics = run_gpu_bench(o, &mi);
-    if (auto m = bench::peak_rss_metric("over the GPU workloads", hwm_reset)) run.metrics.push_back(*m);
-    if (!mi.gpu.empty()) run.machine.gpu = mi.gpu;
-    if (!mi.driver.empty()) run.machine.driver = mi.driver;
-    run.machine.cuda = mi.cuda;
+  } else if (!a.sizes.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "bench: --size is a CPU suite option; the GPU workloads are chosen with --workloads");
   }
+  std::vector<std::string> outputs = a.reports;
+  if (!a.json.empty()) outputs.push_back(a.json);
+  for (const auto& out : outputs) {
+    const fs::path parent = fs::absolute(out).parent_path();
+    if (!fs::is_directory(parent))
+      throw Error(ErrorCode::kNotFound, "bench: cannot write " + out + ": directory " + parent.string() +
+                                            " does not exist");
+  }
+}
 
+// The CPU suites on the demo model or a checkpoint; returns whether the demo model was used.
+bool run_cpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
+  bench::CpuSuiteOptions o;
+  o.suite = run.suite;
+  bool demo = a.model.empty();
+  if (demo) {
+    const std::string dir = pipeline::ensure_demo_model(pipeline::default_demo_model_dir());
+    o.paths = pipeline::locate_checkpoint(dir);
+    o.paths.demo = true;
+    run.model = "demo";
+    progress("no --model: the built-in demo model at " + dir + " (tiny, random weights)");
+  } else {
+    o.paths = pipeline::locate_checkpoint(a.model);
+    run.model = a.model;
+  }
+  o.repeats = a.repeats;
+  o.warmup = a.warmup;
+  o.steps = a.steps;
+  o.sizes = a.sizes;
+  o.workloads = a.workloads;
+  o.on_progress = progress;
+  const bench::CpuSuitePlan plan = bench::plan_cpu_suite(o);
+  progress("suite " + run.suite + ": " + std::to_string(plan.repeats) + " repeats after " +
+           std::to_string(plan.warmup) + " warm-up, " + std::to_string(plan.steps) + " steps, main size " +
+           std::to_string(plan.sizes[0][0]) + "x" + std::to_string(plan.sizes[0][1]));
+  // The loaders log every component at info level on each repeat: keep the output to the bench lines.
+  const LogLevel saved_level = log_level();
+  if (saved_level == LogLevel::kInfo) set_log_level(LogLevel::kWarn);
+  bench::CpuSuiteResult r = bench::run_cpu_suite(o);
+  set_log_level(saved_level);
+  run.metrics = std::move(r.metrics);
+  run.stages = std::move(r.stages);
+  return demo;
+}
+
+// The CUDA workloads (cuda::run_bench) with the suite's presets and the pass-through options.
+void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
+  cuda::BenchOptions o;
+  o.model_dir = a.model;
+  o.random_weights = a.random_weights || a.model.empty();
+  o.workloads = a.workloads;
+  o.parts = a.parts;
+  if (run.suite == "quick") {
+    if (o.workloads.empty()) o.workloads = {"480p_121f"};
+    o.repeats = 3;
+    o.generate_steps = 10;
+  }
+  if (a.repeats > 0) o.repeats = a.repeats;
+  if (a.warmup >= 0) o.warmup = a.warmup;
+  if (a.steps > 0) o.generate_steps = a.steps;
+  o.vram_budget_gib = a.vram_budget;
+  o.on_progress = progress;
+  run.model = o.random_weights ? "random weights (TI2V-5B sizes)" : a.model;
+  cuda::MachineInfo mi;
+  const bool hwm_reset = bench::reset_peak_rss();
+  run.metrics = run_gpu_bench(o, &mi);
+  if (auto m = bench::peak_rss_metric("over the GPU workloads", hwm_reset)) run.metrics.push_back(*m);
+  if (!mi.gpu.empty()) run.machine.gpu = mi.gpu;
+  if (!mi.driver.empty()) run.machine.driver = mi.driver;
+  run.machine.cuda = mi.cuda;
+}
+
+// Targets, recommendations, the comparison with `baseline` and the stored history of each metric.
+bench::BenchReport build_report(const Args& a, const config::Settings& settings, const bench::RunRecord& run,
+                                bool demo, std::optional<bench::RunRecord> baseline, const bench::ResultsDb* db) {
   bench::BenchReport report;
+  report.run = run;
   if (demo) {
     report.notes.push_back("demo model: tiny, random weights. Its numbers measure this machine and build running "
                            "the pipeline, not a real checkpoint; the guide's targets are TI2V-5B's.");
   }
-
-  // Compare with the baseline loaded before the run (so --save-baseline of the same name replaces it after).
   if (baseline) {
     bench::Comparison c;
     c.baseline_name = a.compare;
@@ -378,9 +356,6 @@ int run_bench_cmd(int argc, char** argv) {
     c.warnings = bench::comparison_warnings(run, c.baseline);
     report.comparison = std::move(c);
   }
-  if (!a.no_save) run.id = db->save_run(run);
-
-  report.run = run;
   report.targets = bench::check_targets(run.metrics, bench::target_specs(settings), demo);
   bench::RecommendInputs ri;
   ri.run = &report.run;
@@ -399,15 +374,10 @@ int run_bench_cmd(int argc, char** argv) {
     f.model = run.model;
     for (const auto& m : run.metrics) report.history[m.name] = db->history(m.name, f);
   }
+  return report;
+}
 
-  std::fputs(bench::report_text(report).c_str(), stdout);
-  if (!a.save_baseline.empty()) {
-    const bool replaced = db->baseline_run(a.save_baseline).has_value();
-    db->save_baseline(a.save_baseline, run.id);
-    std::printf("\nbaseline '%s' = run %lld%s\n", a.save_baseline.c_str(), static_cast<long long>(run.id),
-                replaced ? " (replaced the earlier one)" : "");
-  }
-  if (!a.no_save) std::printf("stored as run %lld in %s\n", static_cast<long long>(run.id), db->path().c_str());
+void write_outputs(const Args& a, const bench::BenchReport& report) {
   if (!a.json.empty()) {
     write_file(a.json, bench::report_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     std::printf("wrote %s\n", a.json.c_str());
@@ -417,6 +387,71 @@ int run_bench_cmd(int argc, char** argv) {
     write_file(path, ext == ".md" ? bench::report_markdown(report) : bench::report_html(report));
     std::printf("wrote %s\n", path.c_str());
   }
+}
+
+int run_bench_cmd(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string o = argv[i];
+    if (o == "--help" || o == "-h") {
+      std::fputs(kHelp, stdout);
+      std::fputs(config::config_options_help(), stdout);
+      return 0;
+    }
+  }
+  Args a = parse(argc, argv);
+  if (a.history) return print_history(a);
+
+  config::Settings settings = config::load_settings(a.copt);
+  if (!a.threads.empty()) settings.set_cli("cpu_optimization.max_workers", a.threads, "--threads");
+  const std::string pool = config::apply_runtime(settings);
+  config::warn_not_applied(settings);
+  const Progress progress = [&](const std::string& line) {
+    if (!a.quiet) std::fprintf(stderr, "bench: %s\n", line.c_str());
+  };
+
+  bench::RunRecord run;
+  run.device = resolve_device(a, a.quiet);
+  run.suite = a.suite.empty() ? (run.device == "cuda" ? "gpu" : "quick") : a.suite;
+  check_before_run(a, run.device, run.suite);
+
+  // The database next: a bad path or an unknown baseline fails before minutes of benchmarking. The
+  // baseline is loaded now, so --save-baseline of the same name replaces it only afterwards.
+  std::optional<bench::ResultsDb> db;
+  if (!a.no_save || !a.compare.empty() || !a.reports.empty())
+    db.emplace(bench::ResultsDb::open(a.db.empty() ? bench::default_db_path() : a.db));
+  std::optional<bench::RunRecord> baseline;
+  if (!a.compare.empty()) {
+    auto id = db->baseline_run(a.compare);
+    if (!id) {
+      std::string names;
+      for (const auto& n : db->baseline_names()) names += (names.empty() ? "" : ", ") + n;
+      throw Error(ErrorCode::kNotFound, "bench: no baseline '" + a.compare + "' in " + db->path() +
+                                            (names.empty() ? " (it has none; --save-baseline NAME stores one)"
+                                                           : " (it has: " + names + ")"));
+    }
+    baseline = db->load_run(*id);
+  }
+
+  run.revision = WAN22_GIT_REVISION;
+  run.date = bench::now_iso8601();
+  run.threads = default_pool().num_threads();
+  run.machine = bench::collect_machine();
+  progress(pool);
+  bool demo = false;
+  if (run.device == "cpu") demo = run_cpu(a, run, progress);
+  else run_gpu(a, run, progress);
+  if (!a.no_save) run.id = db->save_run(run);
+
+  const bench::BenchReport report = build_report(a, settings, run, demo, std::move(baseline), db ? &*db : nullptr);
+  std::fputs(bench::report_text(report).c_str(), stdout);
+  if (!a.save_baseline.empty()) {
+    const bool replaced = db->baseline_run(a.save_baseline).has_value();
+    db->save_baseline(a.save_baseline, run.id);
+    std::printf("\nbaseline '%s' = run %lld%s\n", a.save_baseline.c_str(), static_cast<long long>(run.id),
+                replaced ? " (replaced the earlier one)" : "");
+  }
+  if (!a.no_save) std::printf("stored as run %lld in %s\n", static_cast<long long>(run.id), db->path().c_str());
+  write_outputs(a, report);
   if (a.fail_on_regression && report.comparison &&
       bench::count_verdict(report.comparison->changes, bench::Verdict::kRegression) > 0) {
     std::fprintf(stderr, "wan22: bench: regression against baseline '%s' (--fail-on-regression)\n", a.compare.c_str());

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <fstream>
 
+#include <sqlite3.h>
+
 #include "bench/results_db.h"
 #include "bench/stats.h"
 #include "core/status.h"
@@ -159,6 +161,28 @@ TEST(BenchDb, NotADatabaseIsAClearError) {
   } catch (const wan22::Error& e) {
     EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
   }
+}
+
+TEST(BenchDb, ForeignSqliteFileIsRefusedUntouched) {
+  const std::string path = wan22::test::temp_dir() + "/other.sqlite";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE customers(id INTEGER)", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    ResultsDb::open(path);
+    FAIL() << "no error";
+  } catch (const wan22::Error& e) {
+    EXPECT_EQ(e.code(), wan22::ErrorCode::kCorruptData);
+    EXPECT_NE(std::string(e.what()).find("other tables"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1);  // still only its own table
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 TEST(BenchDb, UnwritableLocationNamesThePath) {

@@ -341,3 +341,18 @@ TEST(BenchSvg, ChartsHaveOneMarkPerValue) {
   EXPECT_NE(empty.find("no stored runs"), std::string::npos);
   EXPECT_EQ(tag_balance(empty), "");
 }
+
+TEST(BenchRecommend, GpuWorkloadShares) {
+  RunRecord r;
+  r.device = "cuda";
+  r.metrics = {timing_metric("generate_720p_121f_50steps_s", {80}), timing_metric("vae_decode_720p_121f_s", {20}),
+               timing_metric("text_encode_720p_121f_s", {1}), timing_metric("generate_480p_121f_50steps_s", {30}),
+               timing_metric("vae_decode_480p_121f_s", {3})};
+  RecommendInputs in;
+  in.run = &r;
+  auto recs = recommend(in);
+  ASSERT_EQ(recs.size(), 1u);  // 720p VAE 25%; text 1.25% and 480p VAE 10% say nothing
+  EXPECT_NE(recs[0].text.find("VAE decoding is 25% of the whole 720p_121f generation"), std::string::npos)
+      << recs[0].text;
+  EXPECT_NE(recs[0].evidence.find("vae_decode_720p_121f_s"), std::string::npos);
+}
