@@ -1,7 +1,8 @@
 // The GPU workloads of `wan22 bench` (cuda::run_bench) without the CLI: prints every metric and
 // writes {"machine", "revision", "date", "metrics": {name: value}, "details": [...]} as JSON.
 //   wan22_pipeline_cuda_bench [--json FILE] [--revision REV] [--workloads 720p_121f,...]
-//                             [--parts dit,vae,text,generate] [--reps N] [--warmup N] [--steps N]
+//                             [--parts dit,vae,text,generate] [--generate-workloads 720p_121f,...]
+//                             [--reps N] [--warmup N] [--steps N]
 //                             [--model DIR] [--vram-budget GIB]
 #include <cstdio>
 #include <ctime>
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
       else if (a == "--revision") revision = val();
       else if (a == "--workloads") o.workloads = split(val());
       else if (a == "--parts") o.parts = split(val());
+      else if (a == "--generate-workloads") o.generate_workloads = split(val());
       else if (a == "--reps") o.repeats = std::stoi(val());
       else if (a == "--warmup") o.warmup = std::stoi(val());
       else if (a == "--steps") o.generate_steps = std::stoi(val());

@@ -137,7 +137,10 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
   io::WeightStore ws = pipeline::open_dit_weights(p);
   im->dit_cfg = pipeline::dit_config_for(p, ws);
   im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
-  im->dit->load(ws, st);
+  DitLoadOptions lo;
+  lo.resident_blocks = opts.dit_resident_blocks;
+  lo.format = opts.dit_fp8 ? WeightFormat::kFP8 : WeightFormat::kBF16;
+  im->dit->load(ws, st, lo);
   if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
   record("load_dit", t0);
   t0 = Clock::now();

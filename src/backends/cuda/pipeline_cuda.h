@@ -31,6 +31,10 @@ class CudaStepExecutor;
 struct CudaEngineOptions {
   bool text_encoder_on_cpu = false;  // UMT5 on the CPU: its ~11 GB of weights stay off the GPU
   bool cudnn_attention = true;       // cuDNN's fused attention where available (else the own kernel)
+  // The DiT's weights (DitLoadOptions): blocks [0, n) resident, the rest streamed from pinned host
+  // memory (-1: all resident); fp8 e4m3 linear weights with per-channel scales instead of bf16.
+  int dit_resident_blocks = -1;
+  bool dit_fp8 = false;
 };
 
 // Random weights at given sizes (benchmarks): every component filled on the device from `seed`.
