@@ -6,7 +6,8 @@ PKGS=(build-essential cmake pkg-config git
       libgtest-dev libgmock-dev libbenchmark-dev
       libavformat-dev libavcodec-dev libavutil-dev libswscale-dev
       libpng-dev libjpeg-dev libwebp-dev libhwloc-dev libnuma-dev libsqlite3-dev
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      chromium)  # headless screenshot test of the wan22 bench HTML report
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

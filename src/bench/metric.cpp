@@ -17,7 +17,7 @@ Metric timing_metric(const std::string& name, const std::vector<double>& samples
   Metric m;
   m.name = name;
   m.value = median(samples);
-  m.unit = "s";
+  m.unit = std::string("s");  // not operator=(const char*): gcc 12 -Wrestrict false positive
   m.better = Better::kLower;
   m.samples = samples;
   m.note = note;
