@@ -57,7 +57,8 @@ json run_to_json(const RunRecord& run) {
   j["metrics"] = metrics;
   j["details"] = details;
   json stages = json::array();
-  for (const auto& s : run.stages) stages.push_back({{"name", s.name}, {"seconds", num(s.seconds)}});
+  for (const auto& s : run.stages)
+    stages.push_back({{"name", s.name}, {"seconds", num(s.seconds)}});
   j["stages"] = stages;
   return j;
 }
@@ -87,7 +88,8 @@ RunRecord run_from_json(const json& j) {
       met.value = read_num(d.at("value"));
       met.unit = d.value("unit", "");
       if (!parse_better(d.value("better", "lower"), &met.better))
-        throw Error(ErrorCode::kCorruptData, "benchmark JSON: metric " + met.name + " has a bad 'better'");
+        throw Error(ErrorCode::kCorruptData,
+                    "benchmark JSON: metric " + met.name + " has a bad 'better'");
       for (const auto& x : d.value("samples", json::array())) met.samples.push_back(read_num(x));
       met.note = d.value("note", "");
       run.metrics.push_back(std::move(met));

@@ -47,12 +47,15 @@ const char* kHelp =
     "in a results database, compares with a named baseline and writes reports (docs/bench.md).\n"
     "\n"
     "what runs:\n"
-    "  --suite quick|full|gpu  CPU: quick (small sizes, few steps, 3 repeats) or full (more sizes,\n"
+    "  --suite quick|full|gpu  CPU: quick (small sizes, few steps, 3 repeats) or full (more "
+    "sizes,\n"
     "                          steps and repeats) through the pipeline: model load, single image,\n"
-    "                          2-second video (49 frames), time per step, VAE decode, peak memory,\n"
+    "                          2-second video (49 frames), time per step, VAE decode, peak "
+    "memory,\n"
     "                          throughput. GPU: the CUDA workloads (quick: 480p only, 10-step\n"
     "                          generation; full and gpu: all). Default: gpu on a GPU, else quick\n"
-    "  --device auto|cpu|cuda  auto (default): the GPU when this build has the CUDA workloads and a\n"
+    "  --device auto|cpu|cuda  auto (default): the GPU when this build has the CUDA workloads and "
+    "a\n"
     "                          GPU is present, else the CPU\n"
     "  --model DIR             checkpoint (default: the built-in demo model on the CPU, random\n"
     "                          weights at the TI2V-5B sizes on the GPU)\n"
@@ -70,14 +73,17 @@ const char* kHelp =
     "  --db FILE               results database (default ~/.cache/wan22/bench.sqlite)\n"
     "  --no-save               do not store this run in the database\n"
     "  --save-baseline NAME    store this run as baseline NAME (replaces an older one)\n"
-    "  --compare NAME          compare with baseline NAME: each metric's change, and \"regression\" /\n"
-    "                          \"improvement\" beyond the noise band of the repeats (and --min-change)\n"
+    "  --compare NAME          compare with baseline NAME: each metric's change, and "
+    "\"regression\" /\n"
+    "                          \"improvement\" beyond the noise band of the repeats (and "
+    "--min-change)\n"
     "  --min-change PCT        smallest change ever flagged, percent (default 5)\n"
     "  --fail-on-regression    exit with status 3 when --compare finds a regression\n"
     "  --json FILE             write the run, targets, recommendations and comparison as JSON\n"
     "  --report FILE           write a report: FILE.html (self-contained, charts) or FILE.md\n"
     "                          (repeatable)\n"
-    "  --history               list the stored runs (newest first) and exit; --limit N (default 30)\n"
+    "  --history               list the stored runs (newest first) and exit; --limit N (default "
+    "30)\n"
     "  --quiet                 no progress lines\n";
 
 int to_int(const std::string& opt, const std::string& v, int lo, int hi) {
@@ -85,8 +91,8 @@ int to_int(const std::string& opt, const std::string& v, int lo, int hi) {
   errno = 0;
   long x = std::strtol(v.c_str(), &end, 10);
   if (v.empty() || *end || errno || x < lo || x > hi) {
-    throw Error(ErrorCode::kInvalidArgument,
-                opt + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + v + "'");
+    throw Error(ErrorCode::kInvalidArgument, opt + " expects an integer in [" + std::to_string(lo) +
+                                                 ", " + std::to_string(hi) + "], got '" + v + "'");
   }
   return static_cast<int>(x);
 }
@@ -96,8 +102,8 @@ double to_double(const std::string& opt, const std::string& v, double lo, double
   errno = 0;
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end || errno || !(x >= lo && x <= hi)) {
-    throw Error(ErrorCode::kInvalidArgument, opt + " expects a number in [" + std::to_string(lo) + ", " +
-                                                 std::to_string(hi) + "], got '" + v + "'");
+    throw Error(ErrorCode::kInvalidArgument, opt + " expects a number in [" + std::to_string(lo) +
+                                                 ", " + std::to_string(hi) + "], got '" + v + "'");
   }
   return x;
 }
@@ -117,7 +123,8 @@ std::vector<std::string> split_list(const std::string& s) {
 std::array<int, 2> parse_size(const std::string& v) {
   int w = 0, h = 0;
   char x = 0, extra = 0;
-  if (std::sscanf(v.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') || w <= 0 || h <= 0)
+  if (std::sscanf(v.c_str(), "%d%c%d%c", &w, &x, &h, &extra) != 3 || (x != 'x' && x != 'X') ||
+      w <= 0 || h <= 0)
     throw Error(ErrorCode::kInvalidArgument, "--size expects WIDTHxHEIGHT, got '" + v + "'");
   return {w, h};
 }
@@ -157,40 +164,67 @@ Args parse(int argc, char** argv) {
     if (o == "--suite") {
       a.suite = val();
       if (a.suite != "quick" && a.suite != "full" && a.suite != "gpu")
-        throw Error(ErrorCode::kInvalidArgument, "bench: --suite is quick, full or gpu, not '" + a.suite + "'");
+        throw Error(ErrorCode::kInvalidArgument,
+                    "bench: --suite is quick, full or gpu, not '" + a.suite + "'");
     } else if (o == "--device") {
       a.device = val();
       if (a.device != "auto" && a.device != "cpu" && a.device != "cuda")
-        throw Error(ErrorCode::kInvalidArgument, "bench: --device is auto, cpu or cuda, not '" + a.device + "'");
-    } else if (o == "--model") a.model = val();
-    else if (o == "--threads") a.threads = std::to_string(to_int(o, val(), 1, 4096));
-    else if (o == "--repeats") a.repeats = to_int(o, val(), 1, 1000);
-    else if (o == "--warmup") a.warmup = to_int(o, val(), 0, 100);
-    else if (o == "--steps") a.steps = to_int(o, val(), 1, 1000);
-    else if (o == "--size") a.sizes.push_back(parse_size(val()));
-    else if (o == "--workloads") a.workloads = split_list(val());
-    else if (o == "--parts") a.parts = split_list(val());
-    else if (o == "--random-weights") a.random_weights = true;
-    else if (o == "--vram-budget") a.vram_budget = to_double(o, val(), 0, 1e6);
-    else if (o == "--db") a.db = val();
-    else if (o == "--no-save") a.no_save = true;
-    else if (o == "--save-baseline") a.save_baseline = val();
-    else if (o == "--compare") a.compare = val();
-    else if (o == "--min-change") a.min_change = to_double(o, val(), 0, 1000);
-    else if (o == "--fail-on-regression") a.fail_on_regression = true;
-    else if (o == "--json") a.json = val();
-    else if (o == "--report") a.reports.push_back(val());
-    else if (o == "--history") a.history = true;
-    else if (o == "--limit") a.limit = to_int(o, val(), 1, 1000000);
-    else if (o == "--quiet") a.quiet = true;
-    else throw Error(ErrorCode::kInvalidArgument, "bench: unknown option '" + o + "' (see wan22 bench --help)");
+        throw Error(ErrorCode::kInvalidArgument,
+                    "bench: --device is auto, cpu or cuda, not '" + a.device + "'");
+    } else if (o == "--model")
+      a.model = val();
+    else if (o == "--threads")
+      a.threads = std::to_string(to_int(o, val(), 1, 4096));
+    else if (o == "--repeats")
+      a.repeats = to_int(o, val(), 1, 1000);
+    else if (o == "--warmup")
+      a.warmup = to_int(o, val(), 0, 100);
+    else if (o == "--steps")
+      a.steps = to_int(o, val(), 1, 1000);
+    else if (o == "--size")
+      a.sizes.push_back(parse_size(val()));
+    else if (o == "--workloads")
+      a.workloads = split_list(val());
+    else if (o == "--parts")
+      a.parts = split_list(val());
+    else if (o == "--random-weights")
+      a.random_weights = true;
+    else if (o == "--vram-budget")
+      a.vram_budget = to_double(o, val(), 0, 1e6);
+    else if (o == "--db")
+      a.db = val();
+    else if (o == "--no-save")
+      a.no_save = true;
+    else if (o == "--save-baseline")
+      a.save_baseline = val();
+    else if (o == "--compare")
+      a.compare = val();
+    else if (o == "--min-change")
+      a.min_change = to_double(o, val(), 0, 1000);
+    else if (o == "--fail-on-regression")
+      a.fail_on_regression = true;
+    else if (o == "--json")
+      a.json = val();
+    else if (o == "--report")
+      a.reports.push_back(val());
+    else if (o == "--history")
+      a.history = true;
+    else if (o == "--limit")
+      a.limit = to_int(o, val(), 1, 1000000);
+    else if (o == "--quiet")
+      a.quiet = true;
+    else
+      throw Error(ErrorCode::kInvalidArgument,
+                  "bench: unknown option '" + o + "' (see wan22 bench --help)");
   }
   if (a.no_save && !a.save_baseline.empty())
-    throw Error(ErrorCode::kInvalidArgument, "bench: --save-baseline stores the run: it cannot go with --no-save");
+    throw Error(ErrorCode::kInvalidArgument,
+                "bench: --save-baseline stores the run: it cannot go with --no-save");
   for (const auto& r : a.reports) {
     const std::string ext = fs::path(r).extension().string();
     if (ext != ".html" && ext != ".htm" && ext != ".md")
-      throw Error(ErrorCode::kInvalidArgument, "bench: --report " + r + ": the file must end in .html or .md");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "bench: --report " + r + ": the file must end in .html or .md");
   }
   return a;
 }
@@ -198,7 +232,8 @@ Args parse(int argc, char** argv) {
 void write_file(const std::string& path, const std::string& text) {
   const fs::path p(path);
   if (p.has_parent_path() && !fs::is_directory(p.parent_path()))
-    throw Error(ErrorCode::kNotFound, "cannot write " + path + ": directory " + p.parent_path().string() + " does not exist");
+    throw Error(ErrorCode::kNotFound, "cannot write " + path + ": directory " +
+                                          p.parent_path().string() + " does not exist");
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary);
@@ -215,21 +250,23 @@ void write_file(const std::string& path, const std::string& text) {
 int print_history(const Args& a) {
   bench::ResultsDb db = bench::ResultsDb::open(a.db.empty() ? bench::default_db_path() : a.db);
   const auto runs = db.runs(a.limit);
-  std::printf("results database %s: %zu run(s) shown (newest first)\n", db.path().c_str(), runs.size());
+  std::printf("results database %s: %zu run(s) shown (newest first)\n", db.path().c_str(),
+              runs.size());
   if (runs.empty()) return 0;
-  std::printf("%6s  %-20s  %-9s  %-5s  %-4s  %3s  %-7s  %-18s  %s\n", "run", "date", "revision", "suite", "dev",
-              "thr", "metrics", "machine", "baselines");
+  std::printf("%6s  %-20s  %-9s  %-5s  %-4s  %3s  %-7s  %-18s  %s\n", "run", "date", "revision",
+              "suite", "dev", "thr", "metrics", "machine", "baselines");
   for (const auto& r : runs) {
     std::string bl;
     for (size_t i = 0; i < r.baselines.size(); ++i) bl += (i ? "," : "") + r.baselines[i];
-    std::printf("%6lld  %-20s  %-9s  %-5s  %-4s  %3d  %7d  %-18s  %s\n", static_cast<long long>(r.id), r.date.c_str(),
-                r.revision.c_str(), r.suite.c_str(), r.device.c_str(), r.threads, r.metric_count,
-                r.fingerprint.c_str(), bl.c_str());
+    std::printf("%6lld  %-20s  %-9s  %-5s  %-4s  %3d  %7d  %-18s  %s\n",
+                static_cast<long long>(r.id), r.date.c_str(), r.revision.c_str(), r.suite.c_str(),
+                r.device.c_str(), r.threads, r.metric_count, r.fingerprint.c_str(), bl.c_str());
   }
   std::set<std::string> shown;
   for (const auto& r : runs) {
     if (!shown.insert(r.fingerprint).second) continue;
-    std::printf("machine %s: %s%s\n", r.fingerprint.c_str(), r.cpu.c_str(), r.gpu.empty() ? "" : (", " + r.gpu).c_str());
+    std::printf("machine %s: %s%s\n", r.fingerprint.c_str(), r.cpu.c_str(),
+                r.gpu.empty() ? "" : (", " + r.gpu).c_str());
   }
   return 0;
 }
@@ -257,21 +294,24 @@ using Progress = std::function<void(const std::string&)>;
 void check_before_run(const Args& a, const std::string& device, const std::string& suite) {
   if (device == "cpu") {
     if (suite == "gpu")
-      throw Error(ErrorCode::kInvalidArgument, "bench: --suite gpu runs the CUDA workloads; this run is on the CPU "
-                                               "(use --suite quick or full)");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "bench: --suite gpu runs the CUDA workloads; this run is on the CPU "
+                  "(use --suite quick or full)");
     if (!a.parts.empty() || a.random_weights || a.vram_budget > 0)
-      throw Error(ErrorCode::kInvalidArgument, "bench: --parts, --random-weights and --vram-budget are GPU options");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "bench: --parts, --random-weights and --vram-budget are GPU options");
   } else if (!a.sizes.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                "bench: --size is a CPU suite option; the GPU workloads are chosen with --workloads");
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        "bench: --size is a CPU suite option; the GPU workloads are chosen with --workloads");
   }
   std::vector<std::string> outputs = a.reports;
   if (!a.json.empty()) outputs.push_back(a.json);
   for (const auto& out : outputs) {
     const fs::path parent = fs::absolute(out).parent_path();
     if (!fs::is_directory(parent))
-      throw Error(ErrorCode::kNotFound, "bench: cannot write " + out + ": directory " + parent.string() +
-                                            " does not exist");
+      throw Error(ErrorCode::kNotFound, "bench: cannot write " + out + ": directory " +
+                                            parent.string() + " does not exist");
   }
 }
 
@@ -298,9 +338,11 @@ bool run_cpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   o.on_progress = progress;
   const bench::CpuSuitePlan plan = bench::plan_cpu_suite(o);
   progress("suite " + run.suite + ": " + std::to_string(plan.repeats) + " repeats after " +
-           std::to_string(plan.warmup) + " warm-up, " + std::to_string(plan.steps) + " steps, main size " +
-           std::to_string(plan.sizes[0][0]) + "x" + std::to_string(plan.sizes[0][1]));
-  // The loaders log every component at info level on each repeat: keep the output to the bench lines.
+           std::to_string(plan.warmup) + " warm-up, " + std::to_string(plan.steps) +
+           " steps, main size " + std::to_string(plan.sizes[0][0]) + "x" +
+           std::to_string(plan.sizes[0][1]));
+  // The loaders log every component at info level on each repeat: keep the output to the bench
+  // lines.
   const LogLevel saved_level = log_level();
   if (saved_level == LogLevel::kInfo) set_log_level(LogLevel::kWarn);
   bench::CpuSuiteResult r = bench::run_cpu_suite(o);
@@ -331,20 +373,24 @@ void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   cuda::MachineInfo mi;
   const bool hwm_reset = bench::reset_peak_rss();
   run.metrics = run_gpu_bench(o, &mi);
-  if (auto m = bench::peak_rss_metric("over the GPU workloads", hwm_reset)) run.metrics.push_back(*m);
+  if (auto m = bench::peak_rss_metric("over the GPU workloads", hwm_reset))
+    run.metrics.push_back(*m);
   if (!mi.gpu.empty()) run.machine.gpu = mi.gpu;
   if (!mi.driver.empty()) run.machine.driver = mi.driver;
   run.machine.cuda = mi.cuda;
 }
 
 // Targets, recommendations, the comparison with `baseline` and the stored history of each metric.
-bench::BenchReport build_report(const Args& a, const config::Settings& settings, const bench::RunRecord& run,
-                                bool demo, std::optional<bench::RunRecord> baseline, const bench::ResultsDb* db) {
+bench::BenchReport build_report(const Args& a, const config::Settings& settings,
+                                const bench::RunRecord& run, bool demo,
+                                std::optional<bench::RunRecord> baseline,
+                                const bench::ResultsDb* db) {
   bench::BenchReport report;
   report.run = run;
   if (demo) {
-    report.notes.push_back("demo model: tiny, random weights. Its numbers measure this machine and build running "
-                           "the pipeline, not a real checkpoint; the guide's targets are TI2V-5B's.");
+    report.notes.push_back(
+        "demo model: tiny, random weights. Its numbers measure this machine and build running "
+        "the pipeline, not a real checkpoint; the guide's targets are TI2V-5B's.");
   }
   if (baseline) {
     bench::Comparison c;
@@ -379,7 +425,9 @@ bench::BenchReport build_report(const Args& a, const config::Settings& settings,
 
 void write_outputs(const Args& a, const bench::BenchReport& report) {
   if (!a.json.empty()) {
-    write_file(a.json, bench::report_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    write_file(a.json, bench::report_json(report).dump(2, ' ', false,
+                                                       nlohmann::json::error_handler_t::replace) +
+                           "\n");
     std::printf("wrote %s\n", a.json.c_str());
   }
   for (const auto& path : a.reports) {
@@ -425,9 +473,10 @@ int run_bench_cmd(int argc, char** argv) {
     if (!id) {
       std::string names;
       for (const auto& n : db->baseline_names()) names += (names.empty() ? "" : ", ") + n;
-      throw Error(ErrorCode::kNotFound, "bench: no baseline '" + a.compare + "' in " + db->path() +
-                                            (names.empty() ? " (it has none; --save-baseline NAME stores one)"
-                                                           : " (it has: " + names + ")"));
+      throw Error(ErrorCode::kNotFound,
+                  "bench: no baseline '" + a.compare + "' in " + db->path() +
+                      (names.empty() ? " (it has none; --save-baseline NAME stores one)"
+                                     : " (it has: " + names + ")"));
     }
     baseline = db->load_run(*id);
   }
@@ -438,29 +487,36 @@ int run_bench_cmd(int argc, char** argv) {
   run.machine = bench::collect_machine();
   progress(pool);
   bool demo = false;
-  if (run.device == "cpu") demo = run_cpu(a, run, progress);
-  else run_gpu(a, run, progress);
+  if (run.device == "cpu")
+    demo = run_cpu(a, run, progress);
+  else
+    run_gpu(a, run, progress);
   if (!a.no_save) run.id = db->save_run(run);
 
-  const bench::BenchReport report = build_report(a, settings, run, demo, std::move(baseline), db ? &*db : nullptr);
+  const bench::BenchReport report =
+      build_report(a, settings, run, demo, std::move(baseline), db ? &*db : nullptr);
   std::fputs(bench::report_text(report).c_str(), stdout);
   if (!a.save_baseline.empty()) {
     const bool replaced = db->baseline_run(a.save_baseline).has_value();
     db->save_baseline(a.save_baseline, run.id);
-    std::printf("\nbaseline '%s' = run %lld%s\n", a.save_baseline.c_str(), static_cast<long long>(run.id),
-                replaced ? " (replaced the earlier one)" : "");
+    std::printf("\nbaseline '%s' = run %lld%s\n", a.save_baseline.c_str(),
+                static_cast<long long>(run.id), replaced ? " (replaced the earlier one)" : "");
   }
-  if (!a.no_save) std::printf("stored as run %lld in %s\n", static_cast<long long>(run.id), db->path().c_str());
+  if (!a.no_save)
+    std::printf("stored as run %lld in %s\n", static_cast<long long>(run.id), db->path().c_str());
   write_outputs(a, report);
   if (a.fail_on_regression && report.comparison &&
       bench::count_verdict(report.comparison->changes, bench::Verdict::kRegression) > 0) {
-    std::fprintf(stderr, "wan22: bench: regression against baseline '%s' (--fail-on-regression)\n", a.compare.c_str());
+    std::fprintf(stderr, "wan22: bench: regression against baseline '%s' (--fail-on-regression)\n",
+                 a.compare.c_str());
     return 3;
   }
   return 0;
 }
 
-const CommandRegistrar kReg({"bench", "benchmark suites, targets, baselines, regressions and reports", run_bench_cmd});
+const CommandRegistrar kReg({"bench",
+                             "benchmark suites, targets, baselines, regressions and reports",
+                             run_bench_cmd});
 
 }  // namespace
 }  // namespace wan22::cli

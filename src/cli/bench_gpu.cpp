@@ -24,7 +24,8 @@ bool gpu_bench_available(std::string* why) {
 #endif
 }
 
-std::vector<bench::Metric> run_gpu_bench(const cuda::BenchOptions& opts, cuda::MachineInfo* machine) {
+std::vector<bench::Metric> run_gpu_bench(const cuda::BenchOptions& opts,
+                                         cuda::MachineInfo* machine) {
 #if defined(WAN22_HAVE_CUDA) && defined(WAN22_HAVE_CUDA_BENCH)
   std::vector<bench::Metric> metrics = cuda::run_bench(opts);
   if (machine) *machine = cuda::machine_info();
