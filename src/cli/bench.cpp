@@ -442,6 +442,7 @@ int run_bench_cmd(int argc, char** argv) {
     const std::string o = argv[i];
     if (o == "--help" || o == "-h") {
       std::fputs(kHelp, stdout);
+      std::fputs("\nsettings (targets: performance_targets.*, performance_baseline.*):\n", stdout);
       std::fputs(config::config_options_help(), stdout);
       return 0;
     }
