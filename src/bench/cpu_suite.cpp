@@ -222,6 +222,7 @@ void measure_video(const pipeline::Ti2vPipeline& pipe, const CpuSuitePlan& p,
                          "other or for the CPU"));
     for (const char* st : {"text_encode", "denoise", "vae_decode"})
       res.stages.push_back({st, median(s.get(st))});
+    res.stages_of = "the 2-second video (" + work.substr(0, work.rfind(", ")) + ")";
   }
   progress(sized_name("video_2s", "s", size, main) + " " + fmt_s(median(s.get("total"))) +
            " (step " + fmt_s(median(s.get("step"))) + ", VAE decode " +

@@ -44,6 +44,7 @@ CpuSuitePlan plan_cpu_suite(const CpuSuiteOptions& opt);
 struct CpuSuiteResult {
   std::vector<Metric> metrics;
   std::vector<Stage> stages;  // the stages of the main video workload (medians)
+  std::string stages_of;      // "the 2-second video (49 frames 256x160, 4 steps)"
   CpuSuitePlan plan;
 };
 

@@ -29,52 +29,57 @@ void stage_advice(const RunRecord& run, std::vector<Recommendation>& out) {
       *std::max_element(run.stages.begin(), run.stages.end(),
                         [](const Stage& a, const Stage& b) { return a.seconds < b.seconds; });
   const double share = top.seconds / total;
+  const bool gpu = run.device == "cuda";
   const std::string ev = top.name + " " + secs(top.seconds) + " of " + secs(total) + " (" +
-                         pct(share) + ") of the main workload";
+                         pct(share) + ") of " +
+                         (run.stages_of.empty() ? "the main workload" : run.stages_of);
+  std::string text;
   if (top.name == "vae_decode" && share >= 0.5) {
-    out.push_back({"stage",
-                   "VAE decoding is " + pct(share) +
-                       " of the time: speed it up first (decode on the GPU; "
-                       "tile_optimization bounds its memory)",
-                   ev});
+    text = "VAE decoding is " + pct(share) + " of the time: speed it up first" +
+           (gpu ? " (its kernels; tile_optimization bounds its memory)"
+                : " (decode on the GPU; tile_optimization bounds its memory)");
   } else if (top.name == "denoise" && share >= 0.5) {
-    std::string t = "denoising is " + pct(share) + " of the time and grows with the step count";
+    text = "denoising is " + pct(share) + " of the time and grows with the step count";
     const Metric* step = run.find("step_s");
-    if (step && step->value > 0) t += " (" + secs(step->value) + " per step)";
-    out.push_back(
-        {"stage",
-         t + ": fewer steps (inference_optimization) or the GPU DiT shorten it in proportion", ev});
+    if (step && step->value > 0) text += " (" + secs(step->value) + " per step)";
+    text += gpu ? ": fewer steps (inference_optimization) shorten it in proportion"
+                : ": fewer steps (inference_optimization) or the GPU DiT shorten it in proportion";
   } else if (top.name == "text_encode" && share >= 0.3) {
-    out.push_back({"stage",
-                   "text encoding is " + pct(share) +
-                       " of the time: keep prompt embeddings of repeated "
-                       "prompts instead of re-encoding them",
-                   ev});
+    text = "text encoding is " + pct(share) +
+           " of the time: keep prompt embeddings of repeated prompts instead of re-encoding them";
   } else if (share >= 0.5) {
-    out.push_back(
-        {"stage", top.name + " is " + pct(share) + " of the time: optimize it first", ev});
+    text = top.name + " is " + pct(share) + " of the time: optimize it first";
   }
+  if (!text.empty()) out.push_back({"stage", text, ev});
 }
 
-// GPU workloads: the share of a whole generation that its VAE decode and text encoding take
-// (generate_<W>_<N>steps_s next to vae_decode_<W>_s / text_encode_<W>_s of the same workload W).
+// GPU workloads: the share of each whole generation that its VAE decode (20-50%) or text encoding
+// (10-30%) takes; larger shares of the charted generation are stage_advice's.
 void workload_share_advice(const RunRecord& run, std::vector<Recommendation>& out) {
   static const std::regex gen(R"(generate_(.+)_(\d+)steps_s)");
   for (const auto& m : run.metrics) {
     std::smatch mm;
     if (!std::regex_match(m.name, mm, gen) || !(m.value > 0)) continue;
-    const std::string w = mm[1];
-    for (const char* part : {"vae_decode", "text_encode"}) {
-      const Metric* p = run.find(std::string(part) + "_" + w + "_s");
+    const std::string w = mm[1], tag = m.name.substr(0, m.name.size() - 2);
+    struct Part {
+      const char* what;
+      std::string own, fallback;
+      double lo, hi;
+      const char* advice;
+    };
+    const Part parts[] = {
+        {"VAE decoding", tag + "_decode_s", "vae_decode_" + w + "_s", 0.2, 0.5,
+         "the next stage to speed up after the DiT"},
+        {"text encoding", tag + "_text_s", "", 0.1, 0.3, "worth caching for repeated prompts"}};
+    for (const auto& part : parts) {
+      const Metric* p = run.find(part.own);
+      if (!p && !part.fallback.empty()) p = run.find(part.fallback);
       if (!p || !(p->value > 0)) continue;
       const double share = p->value / m.value;
-      const bool vae = std::string(part) == "vae_decode";
-      if (share < (vae ? 0.2 : 0.1)) continue;
+      if (share < part.lo || share >= part.hi) continue;
       out.push_back({"stage",
-                     std::string(vae ? "VAE decoding" : "text encoding") + " is " + pct(share) +
-                         " of the whole " + w + " generation: " +
-                         (vae ? "the next stage to speed up after the DiT"
-                              : "worth caching for repeated prompts"),
+                     std::string(part.what) + " is " + pct(share) + " of the whole " + w +
+                         " generation: " + part.advice,
                      p->name + " " + secs(p->value) + " of " + m.name + " " + secs(m.value)});
     }
   }

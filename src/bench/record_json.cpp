@@ -60,6 +60,7 @@ json run_to_json(const RunRecord& run) {
   for (const auto& s : run.stages)
     stages.push_back({{"name", s.name}, {"seconds", num(s.seconds)}});
   j["stages"] = stages;
+  j["stages_of"] = run.stages_of;
   return j;
 }
 
@@ -94,6 +95,7 @@ RunRecord run_from_json(const json& j) {
       met.note = d.value("note", "");
       run.metrics.push_back(std::move(met));
     }
+    run.stages_of = j.value("stages_of", "");
     for (const auto& s : j.value("stages", json::array()))
       run.stages.push_back({s.at("name").get<std::string>(), read_num(s.at("seconds"))});
     return run;

@@ -7,7 +7,7 @@ namespace wan22::bench {
 StageChart stage_chart(const RunRecord& run) {
   StageChart c;
   if (!run.stages.empty()) {
-    c.title = "Time per stage of the 2-second video";
+    c.title = run.stages_of.empty() ? "Time per stage" : "Time per stage of " + run.stages_of;
     for (const auto& s : run.stages) c.bars.push_back({s.name, s.seconds, "#3b6fb6"});
     if (const Metric* load = run.find("model_load_s"))
       c.bars.push_back({"model load (once)", load->value, "#8a8f98"});

@@ -237,8 +237,10 @@ int64_t ResultsDb::save_run(const RunRecord& run) {
     if (!sel.step()) db_error(db_, path_, "machine row vanished");
     const int64_t machine_id = sel.i64(0);
 
-    nlohmann::json stages = nlohmann::json::array();
-    for (const auto& s : run.stages) stages.push_back({{"name", s.name}, {"seconds", s.seconds}});
+    nlohmann::json stage_list = nlohmann::json::array();
+    for (const auto& s : run.stages)
+      stage_list.push_back({{"name", s.name}, {"seconds", s.seconds}});
+    const nlohmann::json stages = {{"of", run.stages_of}, {"stages", stage_list}};
     Stmt r(db_, path_,
            "INSERT INTO runs(machine_id, date, revision, suite, device, model, threads, cuda, os, "
            "stages_json) "
@@ -305,8 +307,10 @@ RunRecord ResultsDb::load_run(int64_t id) const {
   run.machine.cuda = q.text(6);
   run.machine.os = q.text(7);
   try {
-    for (const auto& s : nlohmann::json::parse(q.text(8)))
-      run.stages.push_back({s.at("name"), s.at("seconds")});
+    // {"of": label, "stages": [{"name", "seconds"}, ...]}
+    const nlohmann::json st = nlohmann::json::parse(q.text(8));
+    run.stages_of = st.at("of").get<std::string>();
+    for (const auto& s : st.at("stages")) run.stages.push_back({s.at("name"), s.at("seconds")});
   } catch (const std::exception& e) {
     throw Error(ErrorCode::kCorruptData, "results database " + path_ + ": run " +
                                              std::to_string(id) +

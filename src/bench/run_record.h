@@ -41,6 +41,8 @@ struct RunRecord {
   std::string model;     // "demo" or the checkpoint path or "random weights"
   std::vector<Metric> metrics;
   std::vector<Stage> stages;
+  std::string stages_of;  // the workload the stages belong to, e.g. "the 2-second video (49 frames
+                          // 256x160, 4 steps)"
 
   const Metric* find(const std::string& name) const;
 };

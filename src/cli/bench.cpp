@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/cpu_suite.h"
+#include "bench/gpu_stages.h"
 #include "bench/host_memory.h"
 #include "bench/machine.h"
 #include "bench/recommend.h"
@@ -349,6 +350,7 @@ bool run_cpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   set_log_level(saved_level);
   run.metrics = std::move(r.metrics);
   run.stages = std::move(r.stages);
+  run.stages_of = std::move(r.stages_of);
   return demo;
 }
 
@@ -373,6 +375,9 @@ void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   cuda::MachineInfo mi;
   const bool hwm_reset = bench::reset_peak_rss();
   run.metrics = run_gpu_bench(o, &mi);
+  bench::StageSet stages = bench::gpu_generation_stages(run.metrics);
+  run.stages = std::move(stages.stages);
+  run.stages_of = std::move(stages.of);
   if (auto m = bench::peak_rss_metric("over the GPU workloads", hwm_reset))
     run.metrics.push_back(*m);
   if (!mi.gpu.empty()) run.machine.gpu = mi.gpu;

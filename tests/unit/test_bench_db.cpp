@@ -45,6 +45,7 @@ RunRecord make_run(double scale, int threads, const std::string& suite = "quick"
   Metric nan = timing_metric("empty_s", {});  // a metric without samples: value NaN
   r.metrics.push_back(nan);
   r.stages = {{"text_encode", 0.1 * scale}, {"denoise", 0.6 * scale}, {"vae_decode", 0.3 * scale}};
+  r.stages_of = "the 2-second video";
   return r;
 }
 
@@ -77,6 +78,7 @@ TEST(BenchDb, RunRoundTripsWithSamples) {
   ASSERT_EQ(out.stages.size(), 3u);
   EXPECT_EQ(out.stages[1].name, "denoise");
   EXPECT_DOUBLE_EQ(out.stages[1].seconds, 0.6);
+  EXPECT_EQ(out.stages_of, "the 2-second video");
 }
 
 TEST(BenchDb, ReopenKeepsRunsAndBaselines) {

@@ -6,6 +6,7 @@
 #include <set>
 #include <stack>
 
+#include "bench/gpu_stages.h"
 #include "bench/record_json.h"
 #include "bench/report.h"
 #include "bench/svg_chart.h"
@@ -90,6 +91,7 @@ RunRecord sample_run() {
   fps.value = 49;
   r.metrics.push_back(fps);
   r.stages = {{"text_encode", 0.05}, {"denoise", 0.25}, {"vae_decode", 0.7}};
+  r.stages_of = "the 2-second video (49 frames 256x160, 4 steps)";
   return r;
 }
 
@@ -195,6 +197,7 @@ TEST(BenchReport, JsonRoundTrips) {
     EXPECT_EQ(out.metrics[i].better, in.metrics[i].better);
   }
   ASSERT_EQ(out.stages.size(), 3u);
+  EXPECT_EQ(out.stages_of, in.stages_of);
   EXPECT_THROW(run_from_json(nlohmann::ordered_json::parse(R"({"revision": "x"})")), wan22::Error);
 }
 
@@ -205,7 +208,8 @@ TEST(BenchReport, HtmlIsWellFormedSelfContainedAndHasTheCharts) {
   // charts: the stage bar chart and one history line chart per metric
   EXPECT_EQ(count(html, "<svg"), 1u + sample_run().metrics.size());
   EXPECT_EQ(count(html, "class=\"chart bar-chart\""), 1u);
-  EXPECT_NE(html.find("Time per stage"), std::string::npos);
+  EXPECT_NE(html.find("Time per stage of the 2-second video (49 frames 256x160, 4 steps)"),
+            std::string::npos);
   EXPECT_NE(html.find("id=\"targets\""), std::string::npos);
   EXPECT_NE(html.find("id=\"comparison\""), std::string::npos);
   EXPECT_NE(html.find(">regression<"), std::string::npos);
@@ -356,16 +360,51 @@ TEST(BenchRecommend, GpuWorkloadShares) {
   RunRecord r;
   r.device = "cuda";
   r.metrics = {timing_metric("generate_720p_121f_50steps_s", {80}),
-               timing_metric("vae_decode_720p_121f_s", {20}),
-               timing_metric("text_encode_720p_121f_s", {1}),
+               timing_metric("generate_720p_121f_50steps_decode_s", {20}),
+               timing_metric("generate_720p_121f_50steps_text_s", {1}),
                timing_metric("generate_480p_121f_50steps_s", {30}),
-               timing_metric("vae_decode_480p_121f_s", {3})};
+               timing_metric("vae_decode_480p_121f_s", {3})};  // the fallback: 10%
   RecommendInputs in;
   in.run = &r;
   auto recs = recommend(in);
-  ASSERT_EQ(recs.size(), 1u);  // 720p VAE 25%; text 1.25% and 480p VAE 10% say nothing
+  ASSERT_EQ(recs.size(), 1u);  // 720p VAE 25%; its text 1.25% and 480p VAE 10% say nothing
   EXPECT_NE(recs[0].text.find("VAE decoding is 25% of the whole 720p_121f generation"),
             std::string::npos)
       << recs[0].text;
-  EXPECT_NE(recs[0].evidence.find("vae_decode_720p_121f_s"), std::string::npos);
+  EXPECT_NE(recs[0].evidence.find("generate_720p_121f_50steps_decode_s"), std::string::npos);
+  r.metrics[4] = timing_metric("vae_decode_480p_121f_s", {9});  // 30% through the fallback
+  recs = recommend(in);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_NE(recs[1].evidence.find("vae_decode_480p_121f_s"), std::string::npos);
+}
+
+TEST(BenchGpuStages, LongestGenerationGivesTheStages) {
+  std::vector<Metric> m = {timing_metric("generate_480p_121f_50steps_s", {30}),
+                           timing_metric("generate_480p_121f_50steps_text_s", {0.5}),
+                           timing_metric("generate_720p_121f_50steps_s", {80}),
+                           timing_metric("generate_720p_121f_50steps_text_s", {1}),
+                           timing_metric("generate_720p_121f_50steps_denoise_s", {70}),
+                           timing_metric("generate_720p_121f_50steps_decode_s", {9}),
+                           timing_metric("generate_720p_121f_50steps_step_s", {1.4})};
+  StageSet s = gpu_generation_stages(m);
+  ASSERT_EQ(s.stages.size(), 3u);
+  EXPECT_EQ(s.stages[0].name, "text_encode");
+  EXPECT_DOUBLE_EQ(s.stages[1].seconds, 70);
+  EXPECT_EQ(s.stages[2].name, "vae_decode");
+  EXPECT_EQ(s.of, "the whole 720p_121f generation (50 steps)");
+  EXPECT_TRUE(
+      gpu_generation_stages({timing_metric("dit_forward_720p_121f_s", {0.8})}).stages.empty());
+  // the stage advice speaks of the GPU run's own stages
+  RunRecord r;
+  r.device = "cuda";
+  r.metrics = m;
+  r.stages = s.stages;
+  r.stages_of = s.of;
+  RecommendInputs in;
+  in.run = &r;
+  auto recs = recommend(in);
+  ASSERT_FALSE(recs.empty());
+  EXPECT_NE(recs[0].text.find("denoising is 88% of the time"), std::string::npos) << recs[0].text;
+  EXPECT_EQ(recs[0].text.find("GPU DiT"), std::string::npos) << recs[0].text;
+  EXPECT_NE(recs[0].evidence.find("of the whole 720p_121f generation"), std::string::npos);
 }
