@@ -17,6 +17,7 @@
 #include "cli/command.h"
 #ifdef WAN22_HAVE_CUDA
 #include "backends/cuda/device.h"
+#include "backends/cuda/pipeline_cuda.h"
 #endif
 #include "config/apply.h"
 #include "config/cli_options.h"
@@ -51,7 +52,11 @@ const char* kHelp =
     "  --vae FILE              VAE weights (single-file layouts; overrides the directory's)\n"
     "  --text-encoder FILE     UMT5 encoder weights (single-file layouts)\n"
     "  --tokenizer FILE        sentencepiece model (spiece.model)\n"
-    "  --device cpu|cuda       where to run (default cpu; see below)\n"
+    "  --device auto|cpu|cuda  where to run (default auto: the GPU when this build has the CUDA\n"
+    "                          backend and a GPU is present, else the CPU)\n"
+    "  --text-encoder-device cpu|cuda\n"
+    "                          where the UMT5 text encoder runs (default: with --device; cpu keeps\n"
+    "                          its ~11 GB of weights off the GPU)\n"
     "  --config FILE           settings file (docs/config.md; repeatable); options given here win\n"
     "  --set KEY=VALUE         one setting by its key path (e.g. --set generation.steps=30)\n"
     "\n"
@@ -92,6 +97,7 @@ int to_int(const std::string& opt, const std::string& v) {
 
 struct Args {
   std::string vae, text_encoder, tokenizer;
+  std::string text_encoder_device;  // "" = with --device
   bool have_prompt = false;
   std::string prompt, image;
   int crf = -1;
@@ -124,6 +130,7 @@ Args parse(int argc, char** argv) {
     } else if (o == "--vae") a.vae = val();
     else if (o == "--text-encoder") a.text_encoder = val();
     else if (o == "--tokenizer") a.tokenizer = val();
+    else if (o == "--text-encoder-device") a.text_encoder_device = val();
     else if (o == "--prompt") { a.prompt = val(); a.have_prompt = true; }
     else if (o == "--image") a.image = val();
     else if (o == "--crf") a.crf = to_int(o, val());
@@ -142,6 +149,33 @@ std::string now_iso() {
   char buf[32];
   std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
+}
+
+// "auto" -> "cuda" when this build has the CUDA backend and a GPU is usable, else "cpu"; "cuda"
+// and "cuda:0" -> "cuda" when possible, else an Error that says why.
+std::string choose_device(const std::string& want) {
+  const bool is_cuda = want == "cuda" || want.rfind("cuda:", 0) == 0;
+  if (want == "cpu") return "cpu";
+  if (want != "auto" && !is_cuda) {
+    throw Error(ErrorCode::kInvalidArgument, "generate: --device must be auto, cpu or cuda, got '" + want + "'");
+  }
+  if (is_cuda && want != "cuda" && want != "cuda:0") {
+    throw Error(ErrorCode::kUnsupported, "generate: --device " + want + ": generation uses GPU 0 (cuda or cuda:0)");
+  }
+#ifdef WAN22_HAVE_CUDA
+  if (cuda::device_count() > 0) return "cuda";
+  if (is_cuda) {
+    throw Error(ErrorCode::kUnsupported, "generate: --device cuda: " + cuda::unavailable_reason() +
+                                             " (use --device cpu)");
+  }
+  return "cpu";  // the load line names the engine
+#else
+  if (is_cuda) {
+    throw Error(ErrorCode::kUnsupported, "generate: --device cuda: this wan22 was built without the CUDA backend "
+                                         "(nvcc was not found or WAN22_WITH_CUDA=OFF); use --device cpu");
+  }
+  return "cpu";
+#endif
 }
 
 int run_generate(int argc, char** argv) {
@@ -174,18 +208,13 @@ int run_generate(int argc, char** argv) {
   const int fps = static_cast<int>(settings.get_int("generation.fps"));
   const std::string model = settings.get_string("generation.model");
   const std::string output = settings.get_string("generation.output");
-  std::string device = settings.get_string("generation.device");
-  if (device == "auto") {
-    device = "cpu";
-#ifdef WAN22_HAVE_CUDA
-    if (cuda::device_count() > 0 && !a.quiet) {
-      std::fprintf(stderr, "wan22: notice: device auto: a GPU is present, but this build generates on the CPU "
-                           "backend only (the CUDA backend has the DiT kernels, not yet the whole pipeline)\n");
-    }
-#endif
-  } else if (device != "cpu") {
-    return fail("generate: --device " + device + ": generation runs on the CPU backend in this build; the CUDA "
-                "backend has its kernels and tests but not yet the whole pipeline (use --device cpu or auto)");
+  const std::string device = choose_device(settings.get_string("generation.device"));
+  std::string te_device = a.text_encoder_device.empty() ? device : a.text_encoder_device;
+  if (te_device != "cpu" && te_device != "cuda") {
+    return fail("generate: --text-encoder-device must be cpu or cuda, got '" + te_device + "'");
+  }
+  if (te_device == "cuda" && device != "cuda") {
+    return fail("generate: --text-encoder-device cuda needs --device cuda (the denoising runs on the " + device + ")");
   }
   auto t_start = std::chrono::steady_clock::now();
 
@@ -204,11 +233,21 @@ int run_generate(int argc, char** argv) {
   if (!fs::is_directory(out_parent)) return fail("output directory " + out_parent.string() + " does not exist");
 
   pipeline::LoadReport load;
-  auto pipe = pipeline::Ti2vPipeline::load(paths, &load);
+  pipeline::EngineLoader engine_loader;  // empty: the CPU engine
+#ifdef WAN22_HAVE_CUDA
+  if (device == "cuda") {
+    cuda::CudaEngineOptions eo;
+    eo.text_encoder_on_cpu = te_device == "cpu";
+    engine_loader = [eo](const pipeline::CheckpointPaths& p, std::vector<pipeline::StageTime>* stages) {
+      return std::unique_ptr<pipeline::Engine>(cuda::CudaEngine::load(p, eo, stages));
+    };
+  }
+#endif
+  auto pipe = pipeline::Ti2vPipeline::load(paths, &load, engine_loader);
   const bool show = !a.quiet;
   if (show) {
-    std::fprintf(stderr, "wan22: %s (%s layout) loaded in %.2fs; %s %dx%d, %d frames, %d steps, %s\n",
-                 paths.root.c_str(), paths.layout.c_str(),
+    std::fprintf(stderr, "wan22: %s (%s layout) loaded on %s in %.2fs; %s %dx%d, %d frames, %d steps, %s\n",
+                 paths.root.c_str(), paths.layout.c_str(), pipe.engine().name().c_str(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(),
                  req.image_path.empty() ? "text-to-video" : "image-to-video", req.width, req.height,
                  req.frames, req.denoise.steps, req.denoise.solver.c_str());
@@ -260,6 +299,8 @@ int run_generate(int argc, char** argv) {
   side["shift"] = req.denoise.shift;
   side["solver"] = req.denoise.solver;
   side["device"] = device;
+  side["engine"] = pipe.engine().name();
+  side["text_encoder_device"] = te_device;
   side["threads"] = default_pool().num_threads();
   side["notices"] = result.notices;
   nlohmann::json stages = nlohmann::json::object();

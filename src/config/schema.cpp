@@ -241,6 +241,18 @@ std::vector<KeySpec> build_schema() {
                       planned(i6)));
   k.push_back(boolean("cpu_offload.safety_checker", true, "offload the safety checker",
                       na("Wan2.2 has no safety checker")));
+  k.push_back(engine(choice("cpu_offload.text_encoder_device", "gpu", {"gpu", "cpu"},
+                            "where the text encoder computes: gpu (with cpu_offload.text_encoder its layers are "
+                            "streamed from pinned host memory while it runs) or cpu (no device memory; slower)",
+                            planned(i6 + ": placement planner"))));
+  k.push_back(engine(boolean("cpu_offload.unet", false,
+                             "stream the DiT (the guide's unet) from pinned host memory: its blocks are prefetched on a "
+                             "copy stream, double-buffered, and it is on the device only while denoising",
+                             planned(i6 + ": DiT weight streaming"))));
+  k.push_back(engine(integer("cpu_offload.unet_resident_blocks", 0, 0, 1000,
+                             "with cpu_offload.unet: DiT blocks (of each expert) kept on the device while denoising; "
+                             "the others are streamed (wan22 optimize picks the most that fit the budget)",
+                             planned(i6 + ": DiT weight streaming"))));
 
   // ---- attention_optimization ----
   k.push_back(boolean("attention_optimization.enable_memory_efficient_attention", true,
@@ -285,6 +297,10 @@ std::vector<KeySpec> build_schema() {
   k.push_back(integer("tile_optimization.overlap_pixels", 32, 0, 1024,
                       "pixels by which neighbouring VAE tiles overlap; the overlap is blended linearly",
                       planned(i6)));
+  k.push_back(engine(integer("tile_optimization.vae_temporal_chunk", 1, 1, 64,
+                             "latent frames decoded per causal chunk of the VAE (1 = the official schedule: the first "
+                             "frame, then one latent frame = 4 video frames at a time); more is faster and needs more memory",
+                             planned(i6 + ": tiled VAE"))));
 
   // ---- memory_bandwidth ----
   k.push_back(boolean("memory_bandwidth.coalesced_access", true, "coalesced, vectorised memory access in kernels",
@@ -365,6 +381,10 @@ std::vector<KeySpec> build_schema() {
   k.push_back(integer("batch_optimization.max_batch_size", 8, 1, 1024, "upper bound of the batch size", planned(i6)));
   k.push_back(number("batch_optimization.vram_threshold", 0.9, 0.05, 1,
                      "fraction of the VRAM budget the estimated batch may use", planned(i6)));
+  k.push_back(engine(boolean("batch_optimization.cfg_batch", true,
+                             "run the two classifier-free-guidance branches as one batch of 2 (one pass over the "
+                             "weights per step); false: one after the other (half the activation memory)",
+                             planned(i6 + ": placement planner"))));
 
   // ---- pipeline_parallelization ----
   const std::string jobs = "not yet filed (overlapping the stages of several jobs: the service's job queue)";

@@ -75,6 +75,9 @@ void* CachingAllocator::allocate(size_t bytes) {
   if (b) {
     s_.cache_hits++;
   } else {
+    // The cache could not serve this request: its free memory is unusable for it. Past the
+    // fragmentation threshold, give the wholly free segments back before reserving more.
+    maybe_trim_locked();
     size_t seg_size = size <= opt_.min_segment_bytes / 2 ? opt_.large_segment_bytes
                                                           : round_up(size, opt_.min_segment_bytes);
     if (opt_.budget_bytes > 0 && seg_size > size && s_.reserved_bytes + seg_size > opt_.budget_bytes) {
@@ -143,7 +146,6 @@ void CachingAllocator::deallocate(void* p, size_t /*bytes*/) {
     b = pv;
   }
   free_.insert(b);
-  maybe_trim_locked();
 }
 
 void CachingAllocator::release_segment_locked(int seg) {

@@ -26,7 +26,8 @@ class RawMemoryResource {
 
 struct CachingOptions {
   size_t pool_bytes = 0;                 // reserved up front as one segment (0: none)
-  double fragmentation_threshold = 0.1;  // release cached segments when free/reserved passes this
+  double fragmentation_threshold = 0.1;  // on a cache miss, release wholly free segments when
+                                         // free/reserved passes this (never on a hit or a free)
   size_t budget_bytes = 0;               // cap on reserved bytes (0: unlimited)
   size_t min_segment_bytes = 2u << 20;   // new segments are at least this big (2 MiB)
   size_t large_segment_bytes = 20u << 20;  // small requests share segments of this size

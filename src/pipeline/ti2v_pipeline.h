@@ -1,5 +1,9 @@
 // The TI2V pipeline (official wan/textimage2video.py): text-to-video and image-to-video with the
-// Wan2.2 TI2V architecture. One code path serves the CLI, the service and the golden tests.
+// Wan2.2 TI2V architecture. One code path serves the CLI, the service and the golden tests, on
+// every backend: the request checks, seeds and noise, image pre-processing, tokenisation, the
+// denoising loop (solver, CFG, the held first frame), progress and stage times are here; the
+// models run in an Engine (pipeline/engine.h: CpuEngine, or the CUDA engine of
+// backends/cuda/pipeline_cuda.h).
 #pragma once
 #include <functional>
 #include <memory>
@@ -13,6 +17,7 @@
 #include "models/text/tokenizer.h"
 #include "models/vae/wan_vae.h"
 #include "pipeline/checkpoint.h"
+#include "pipeline/engine.h"
 
 namespace wan22::pipeline {
 
@@ -32,11 +37,6 @@ struct GenerateRequest {
   DenoiseParams denoise;
   int64_t seed = -1;            // < 0: drawn from the OS
   int64_t max_area = 0;         // image-to-video: 0 = width * height
-};
-
-struct StageTime {
-  std::string stage;
-  double seconds = 0;
 };
 
 struct GenerateResult {
@@ -59,25 +59,39 @@ struct LoadReport {
   std::string layout;
 };
 
+// Loads an engine's models from a located checkpoint, appending the time of each to `stages`.
+using EngineLoader = std::function<std::unique_ptr<Engine>(const CheckpointPaths&, std::vector<StageTime>*)>;
+
 class Ti2vPipeline {
  public:
+  // The CPU engine over these models.
   Ti2vPipeline(models::dit::WanModel dit, models::vae::WanVae vae,
                std::optional<models::text::T5Encoder> t5 = std::nullopt,
                std::optional<models::text::T5Tokenizer> tokenizer = std::nullopt);
-  // Loads every component in order (text encoder, DiT, VAE) and reports the time of each.
-  static Ti2vPipeline load(const CheckpointPaths& paths, LoadReport* report = nullptr);
+  // Any engine. Throws Error when its DiT and VAE do not form a TI2V pipeline.
+  explicit Ti2vPipeline(std::unique_ptr<Engine> engine,
+                        std::optional<models::text::T5Tokenizer> tokenizer = std::nullopt);
+  Ti2vPipeline(Ti2vPipeline&&) noexcept;
+  Ti2vPipeline& operator=(Ti2vPipeline&&) noexcept;
+  ~Ti2vPipeline();
+  // Loads the tokenizer and every component in order (text encoder, DiT, VAE) and reports the
+  // time of each; `load_engine` empty: the CPU engine.
+  static Ti2vPipeline load(const CheckpointPaths& paths, LoadReport* report = nullptr,
+                           const EngineLoader& load_engine = {});
 
   // Sizes must be multiples of this (VAE spatial stride x DiT patch): 32 for TI2V-5B.
   int size_stride() const;
   int temporal_stride() const;
-  const models::dit::WanModel& dit() const { return dit_; }
-  const models::vae::WanVae& vae() const { return vae_; }
+  Engine& engine() const { return *engine_; }
 
   // The prompt's context as the official T5EncoderModel returns it: [n_real, text_dim].
   Tensor encode_prompt(const std::string& prompt) const;
+  // The tokens of a prompt as the DiT's text encoder takes them (text_len ids, EOS, padding).
+  models::text::TokenizedBatch tokenize(const std::string& prompt) const;
   // The denoising loop from `noise` [z, F, h, w]. image_latent [z, 1, h, w] (image-to-video:
   // latent frame 0 held at it, its tokens at t = 0) or an undefined tensor (text-to-video).
-  // Classifier-free guidance u + g * (c - u), the two branches run as one batch of 2.
+  // Classifier-free guidance u + g * (c - u). The latents stay on the engine's executor device
+  // for the whole loop; inputs, the callback's latent and the result are host float32 tensors.
   Tensor denoise(const Tensor& noise, const Tensor& context, const Tensor& context_null,
                  const Tensor& image_latent, const DenoiseParams& p, const StepCallback& on_step = {},
                  const LatentCallback& on_latent = {}) const;
@@ -92,9 +106,8 @@ class Ti2vPipeline {
                           const NoticeCallback& on_notice = {}) const;
 
  private:
-  models::dit::WanModel dit_;
-  models::vae::WanVae vae_;
-  std::optional<models::text::T5Encoder> t5_;
+  std::unique_ptr<Engine> engine_;
+  ModelGeometry geometry_;
   std::optional<models::text::T5Tokenizer> tokenizer_;
 };
 

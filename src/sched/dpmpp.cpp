@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "sched/elementwise.h"
 #include "sched/sigma_schedule.h"
 #include "sched/solver_math.h"
 
@@ -26,25 +25,11 @@ void DPMPPScheduler::reset_state() {
 }
 
 Tensor DPMPPScheduler::do_step(const Tensor& model_output, int step_index, const Tensor& sample) {
-  const int64_t n = sample.numel();
-  const float* v = model_output.data<float>();
-  const float* x = sample.data<float>();
-
-  // convert_model_output: x0 = sample - sigma_s0 * v.
-  const float sigma_s0 = sigma_f32(step_index);
-  Tensor x0 = empty_like_f32(sample);
-  float* x0p = x0.data<float>();
-  for_each_chunk(n, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const float sv = sigma_s0 * v[k];
-      x0p[k] = x[k] - sv;
-    }
-  });
-
   // The final step is always first order (final_sigmas_type "zero"), as is the first.
   const bool final_step = step_index == num_steps() - 1;
   const bool first_order = lower_order_nums_ < 1 || final_step || !prev_x0_.defined();
 
+  const float sigma_s0 = sigma_f32(step_index);
   const float sigma_t = sigma_f32(step_index + 1);
   const float alpha_t = 1.0f - sigma_t;
   const float lambda_t = flow_lambda(sigma_t);
@@ -53,17 +38,18 @@ Tensor DPMPPScheduler::do_step(const Tensor& model_output, int step_index, const
   const float ratio = sigma_t / sigma_s0;
   const float coef = alpha_t * (std::exp(-h) - 1.0f);
 
-  Tensor out = empty_like_f32(sample);
-  float* y = out.data<float>();
+  LinProgram p;
+  std::vector<Tensor> in = {model_output, sample};
+  const auto v = p.add_input(), x = p.add_input();
+  const auto m1 = first_order ? -1 : p.add_input();
+  if (!first_order) in.push_back(prev_x0_);
+
+  // convert_model_output: x0 = sample - sigma_s0 * v.
+  const auto x0 = p.lin(1.0f, x, -sigma_s0, v);
+  // x_t = (sigma_t / sigma_s) * x - alpha_t * (exp(-h) - 1) * x0
+  const auto first = p.lin(ratio, x, -coef, x0);
   if (first_order) {
-    // x_t = (sigma_t / sigma_s) * x - alpha_t * (exp(-h) - 1) * x0
-    for_each_chunk(n, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const float kept = ratio * x[k];
-        const float pred = coef * x0p[k];
-        y[k] = kept - pred;
-      }
-    });
+    p.output(first);
   } else {
     // Midpoint 2M: D1 = (1 / r0) * (m0 - m1), x_t = first-order - 0.5 * coef * D1.
     const float lambda_s1 = flow_lambda(sigma_f32(step_index - 1));
@@ -71,22 +57,15 @@ Tensor DPMPPScheduler::do_step(const Tensor& model_output, int step_index, const
     const float r0 = h_0 / h;
     const float inv_r0 = 1.0f / r0;
     const float half_coef = 0.5f * coef;
-    const float* m1 = prev_x0_.data<float>();
-    for_each_chunk(n, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const float diff = x0p[k] - m1[k];
-        const float d1 = inv_r0 * diff;
-        const float kept = ratio * x[k];
-        const float pred = coef * x0p[k];
-        const float corr = half_coef * d1;
-        y[k] = (kept - pred) - corr;
-      }
-    });
+    const auto d1 = p.scale(inv_r0, p.sub(x0, m1));
+    p.output(p.lin(1.0f, first, -half_coef, d1));
   }
+  p.output(x0);
 
-  prev_x0_ = x0;
+  std::vector<Tensor> out = executor().run(p, in);
+  prev_x0_ = out[1];
   if (lower_order_nums_ < kSolverOrder) ++lower_order_nums_;
-  return out;
+  return out[0];
 }
 
 }  // namespace wan22::sched

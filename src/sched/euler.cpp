@@ -1,6 +1,5 @@
 #include "sched/euler.h"
 
-#include "sched/elementwise.h"
 #include "sched/sigma_schedule.h"
 
 #include "sched/no_fp_contract.h"
@@ -13,17 +12,10 @@ std::vector<double> EulerScheduler::make_sigmas(int num_steps, double shift) con
 
 Tensor EulerScheduler::do_step(const Tensor& model_output, int step_index, const Tensor& sample) {
   const float dt = sigma_f32(step_index + 1) - sigma_f32(step_index);
-  Tensor out = empty_like_f32(sample);
-  const float* v = model_output.data<float>();
-  const float* x = sample.data<float>();
-  float* y = out.data<float>();
-  for_each_chunk(out.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const float delta = dt * v[k];
-      y[k] = x[k] + delta;
-    }
-  });
-  return out;
+  LinProgram p;
+  const auto v = p.add_input(), x = p.add_input();
+  p.output(p.lin(1.0f, x, dt, v));  // x + dt * v
+  return executor().run(p, {model_output, sample})[0];
 }
 
 }  // namespace wan22::sched

@@ -14,13 +14,20 @@ namespace {
 
 [[noreturn]] void invalid(const std::string& msg) { throw_error(ErrorCode::kInvalidArgument, msg); }
 
-// A CPU float32 contiguous version of t (t itself when it already is one).
-Tensor as_f32(const Tensor& t, const char* solver, const char* what) {
+// A float32 contiguous version of t on the executor's device (t itself when it already is one);
+// CPU tensors of other float dtypes are converted.
+Tensor as_f32(const Tensor& t, const StepExecutor& exec, const char* solver, const char* what) {
   if (!t.defined()) invalid(std::string(solver) + " step: " + what + " is undefined");
-  if (!t.device().is_cpu()) {
-    invalid(std::string(solver) + " step: " + what + " must be a CPU tensor, got " + t.str());
+  if (t.device() != exec.device()) {
+    invalid(std::string(solver) + " step: " + what + " must be a tensor on " + exec.device().str() + " (the " +
+            exec.name() + " executor), got " + t.str());
   }
-  return t.to(DType::kF32);
+  if (t.device().is_cpu()) return t.to(DType::kF32);
+  if (t.dtype() != DType::kF32 || !t.is_contiguous()) {
+    invalid(std::string(solver) + " step: " + what + " must be float32 and contiguous on " + exec.device().str() +
+            ", got " + t.str());
+  }
+  return t;
 }
 
 }  // namespace
@@ -29,6 +36,12 @@ Scheduler::Scheduler(int num_train_timesteps) : num_train_timesteps_(num_train_t
   if (num_train_timesteps < 1) {
     invalid("scheduler: num_train_timesteps must be >= 1, got " + std::to_string(num_train_timesteps));
   }
+}
+
+void Scheduler::set_executor(StepExecutor& exec) {
+  exec_ = &exec;
+  next_step_ = -1;
+  reset_state();
 }
 
 void Scheduler::set_timesteps(int num_steps, double shift) {
@@ -71,8 +84,8 @@ Tensor Scheduler::step(const Tensor& model_output, int step_index, const Tensor&
     invalid(who + " step: model_output " + shape_str(model_output.shape()) + " and sample " +
             shape_str(sample.shape()) + " differ in shape");
   }
-  Tensor out = do_step(as_f32(model_output, who.c_str(), "model_output"), step_index,
-                       as_f32(sample, who.c_str(), "sample"));
+  Tensor out = do_step(as_f32(model_output, *exec_, who.c_str(), "model_output"), step_index,
+                       as_f32(sample, *exec_, who.c_str(), "sample"));
   next_step_ = step_index + 1;
   return out;
 }

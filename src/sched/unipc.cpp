@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "sched/elementwise.h"
 #include "sched/sigma_schedule.h"
 #include "sched/solver_math.h"
 
@@ -68,7 +67,8 @@ void UniPCScheduler::reset_state() {
   this_order_ = 0;
 }
 
-Tensor UniPCScheduler::correct(const Tensor& this_x0, int step_index, int order) const {
+UniPCScheduler::Reg UniPCScheduler::correct(LinProgram& p, Reg this_x0, Reg last_sample, Reg m0, Reg m1,
+                                            int step_index, int order) const {
   const float sigma_t = sigma_f32(step_index);
   const float sigma_s0 = sigma_f32(step_index - 1);
   const BhCoeffs c = bh_coeffs(sigma_t, sigma_s0);
@@ -91,103 +91,77 @@ Tensor UniPCScheduler::correct(const Tensor& this_x0, int step_index, int order)
 
   const float x0_coef = c.alpha_t * c.h_phi_1;
   const float res_coef = c.alpha_t * c.b_h;
-  const int64_t n = this_x0.numel();
-  const float* x = last_sample_.data<float>();
-  const float* m0 = m_last_.data<float>();
-  const float* mt = this_x0.data<float>();
-  Tensor out = empty_like_f32(this_x0);
-  float* y = out.data<float>();
+  // base = ratio * x - x0_coef * m0; D1_t = this_x0 - m0
+  const Reg base = p.lin(c.ratio, last_sample, -x0_coef, m0);
+  const Reg d1_t = p.sub(this_x0, m0);
+  Reg res;
   if (order >= 2) {
-    const float* m1 = m_prev_.data<float>();
-    for_each_chunk(n, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const float base = c.ratio * x[k] - x0_coef * m0[k];
-        const float d1 = (m1[k] - m0[k]) / rk;
-        const float corr_res = rho_prev * d1;
-        const float d1_t = mt[k] - m0[k];
-        const float res = corr_res + rho_t * d1_t;
-        y[k] = base - res_coef * res;
-      }
-    });
+    // res = rho_prev * (m1 - m0) / rk + rho_t * D1_t
+    const Reg d1 = p.lin(1.0f, m1, -1.0f, m0, rk);
+    res = p.lin(rho_prev, d1, rho_t, d1_t);
   } else {
-    for_each_chunk(n, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const float base = c.ratio * x[k] - x0_coef * m0[k];
-        const float d1_t = mt[k] - m0[k];
-        const float res = rho_t * d1_t;
-        y[k] = base - res_coef * res;
-      }
-    });
+    res = p.scale(rho_t, d1_t);
   }
-  return out;
+  return p.lin(1.0f, base, -res_coef, res);  // base - res_coef * res
 }
 
-Tensor UniPCScheduler::predict(const Tensor& sample, int step_index, int order) const {
+UniPCScheduler::Reg UniPCScheduler::predict(LinProgram& p, Reg sample, Reg m0, Reg m1, int step_index,
+                                            int order) const {
   const float sigma_t = sigma_f32(step_index + 1);
   const float sigma_s0 = sigma_f32(step_index);
   const BhCoeffs c = bh_coeffs(sigma_t, sigma_s0);
 
   const float x0_coef = c.alpha_t * c.h_phi_1;
   const float res_coef = c.alpha_t * c.b_h;
-  const int64_t n = sample.numel();
-  const float* x = sample.data<float>();
-  const float* m0 = m_last_.data<float>();
-  Tensor out = empty_like_f32(sample);
-  float* y = out.data<float>();
-  if (order >= 2) {
-    // rhos_p = [0.5] for order 2 (the reference's simplified UniP-2).
-    const float rho_p = 0.5f;
-    const float lambda_s0 = flow_lambda(sigma_s0);
-    const float lambda_s1 = flow_lambda(sigma_f32(step_index - 1));
-    const float rk = (lambda_s1 - lambda_s0) / c.h;
-    const float* m1 = m_prev_.data<float>();
-    for_each_chunk(n, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) {
-        const float base = c.ratio * x[k] - x0_coef * m0[k];
-        const float d1 = (m1[k] - m0[k]) / rk;
-        const float pred_res = rho_p * d1;
-        y[k] = base - res_coef * pred_res;
-      }
-    });
-  } else {
-    for_each_chunk(n, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) y[k] = c.ratio * x[k] - x0_coef * m0[k];
-    });
-  }
-  return out;
+  const Reg base = p.lin(c.ratio, sample, -x0_coef, m0);  // ratio * x - x0_coef * m0
+  if (order < 2) return base;
+  // rhos_p = [0.5] for order 2 (the reference's simplified UniP-2).
+  const float rho_p = 0.5f;
+  const float lambda_s0 = flow_lambda(sigma_s0);
+  const float lambda_s1 = flow_lambda(sigma_f32(step_index - 1));
+  const float rk = (lambda_s1 - lambda_s0) / c.h;
+  const Reg d1 = p.lin(1.0f, m1, -1.0f, m0, rk);  // (m1 - m0) / rk
+  const Reg pred_res = p.scale(rho_p, d1);
+  return p.lin(1.0f, base, -res_coef, pred_res);  // base - res_coef * pred_res
 }
 
 Tensor UniPCScheduler::do_step(const Tensor& model_output, int step_index, const Tensor& sample) {
-  const int64_t n = sample.numel();
-  const float sigma = sigma_f32(step_index);
-  const float* v = model_output.data<float>();
-  const float* xs = sample.data<float>();
+  const bool use_corrector = step_index > 0 && last_sample_.defined() && m_last_.defined();
+  const int correct_order = this_order_;  // the UniP order of the previous step
+  // lower_order_final: order 1 on the last step; warm-up: order <= steps taken + 1.
+  const int remaining = num_steps() - step_index;
+  const int predict_order = std::min({kSolverOrder, remaining, lower_order_nums_ + 1});
+
+  // One program: x0 conversion, UniC of the incoming sample, UniP to the next one.
+  LinProgram p;
+  std::vector<Tensor> in;
+  auto input = [&](const Tensor& t) {
+    in.push_back(t);
+    return p.add_input();
+  };
+  const Reg v = input(model_output), xs = input(sample);
+  const Reg last = use_corrector ? input(last_sample_) : -1;
+  const Reg m_last = m_last_.defined() && (use_corrector || predict_order >= 2) ? input(m_last_) : -1;
+  const Reg m_prev = use_corrector && correct_order >= 2 ? input(m_prev_) : -1;
 
   // convert_model_output (predict_x0, flow_prediction): x0 = sample - sigma * v, from the
   // uncorrected sample.
-  Tensor x0 = empty_like_f32(sample);
-  float* x0p = x0.data<float>();
-  for_each_chunk(n, [&](int64_t b, int64_t e) {
-    for (int64_t k = b; k < e; ++k) {
-      const float sv = sigma * v[k];
-      x0p[k] = xs[k] - sv;
-    }
-  });
+  const float sigma = sigma_f32(step_index);
+  const Reg x0 = p.lin(1.0f, xs, -sigma, v);
+  const Reg current = use_corrector ? correct(p, x0, last, m_last, m_prev, step_index, correct_order) : xs;
+  // model_outputs shift: the new x0 is m0 of the predictor, the previous one its m1.
+  const Reg next = predict(p, current, x0, m_last, step_index, predict_order);
+  p.output(next);
+  p.output(x0);
+  p.output(current);  // a copy of the sample when there is no corrector
 
-  const bool use_corrector = step_index > 0 && last_sample_.defined() && m_last_.defined();
-  Tensor current = use_corrector ? correct(x0, step_index, this_order_) : sample.clone();
-
+  std::vector<Tensor> out = executor().run(p, in);
   m_prev_ = m_last_;
-  m_last_ = x0;
-
-  // lower_order_final: order 1 on the last step; warm-up: order <= steps taken + 1.
-  const int remaining = num_steps() - step_index;
-  this_order_ = std::min({kSolverOrder, remaining, lower_order_nums_ + 1});
-
-  last_sample_ = current;
-  Tensor next = predict(current, step_index, this_order_);
+  m_last_ = out[1];
+  last_sample_ = out[2];
+  this_order_ = predict_order;
   if (lower_order_nums_ < kSolverOrder) ++lower_order_nums_;
-  return next;
+  return out[0];
 }
 
 }  // namespace wan22::sched

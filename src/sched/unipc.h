@@ -3,6 +3,7 @@
 // 0, shift 1 in the constructor and `shift` passed to set_timesteps). Each step first corrects the
 // incoming sample with UniC (from the second step on), then predicts the next one with UniP.
 #pragma once
+#include "sched/lin_program.h"
 #include "sched/scheduler.h"
 
 namespace wan22::sched {
@@ -18,12 +19,15 @@ class UniPCScheduler final : public Scheduler {
   Tensor do_step(const Tensor& model_output, int step_index, const Tensor& sample) override;
 
  private:
-  // UniC: the corrected sample at sigma[i], recomputed from last_sample_ (at sigma[i-1]) with the
-  // new x0 prediction this_x0 (the predicted sample itself does not enter the bh formula);
-  // order is the UniP order of the previous step.
-  Tensor correct(const Tensor& this_x0, int step_index, int order) const;
-  // UniP (B(h) = expm1(-h)): from sample at sigma[i] to sigma[i+1].
-  Tensor predict(const Tensor& sample, int step_index, int order) const;
+  using Reg = LinProgram::Reg;
+  // UniC: the corrected sample at sigma[i], recomputed from last_sample (at sigma[i-1]) with the
+  // new x0 prediction this_x0 and the history m0 = model_outputs[-1], m1 = model_outputs[-2]
+  // (the predicted sample itself does not enter the bh formula); order is the UniP order of the
+  // previous step (m1 is used from order 2 on).
+  Reg correct(LinProgram& p, Reg this_x0, Reg last_sample, Reg m0, Reg m1, int step_index, int order) const;
+  // UniP (B(h) = expm1(-h)): from sample at sigma[i] to sigma[i+1], with m0 the newest x0
+  // prediction and m1 the one before (order 2).
+  Reg predict(LinProgram& p, Reg sample, Reg m0, Reg m1, int step_index, int order) const;
 
   Tensor m_last_;       // model_outputs[-1]: x0 prediction of the latest step
   Tensor m_prev_;       // model_outputs[-2]

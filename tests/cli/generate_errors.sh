@@ -32,5 +32,9 @@ expect_error "memory_pool.fragmentation_treshold" -- generate --prompt x --confi
 expect_error "--prompt is required" -- generate --size 96x64
 expect_error "unknown option" -- generate --prompt x --bogus 1
 expect_error "does not exist" -- generate --prompt x --size 96x64 --frames 5 --steps 1 --output "$tmp/nodir/a.mp4"
+# No usable GPU (hidden here; or a build without the CUDA backend): --device cuda says why.
+CUDA_VISIBLE_DEVICES= expect_error "device cuda" -- generate --prompt x --device cuda --size 96x64 --frames 5 --steps 1 --output a.mp4
+expect_error "text-encoder-device" -- generate --prompt x --device cpu --text-encoder-device cuda --size 96x64 --output a.mp4
+expect_error "text-encoder-device" -- generate --prompt x --text-encoder-device tpu --size 96x64 --output a.mp4
 [ ! -e a.mp4 ] || { echo "FAIL: a.mp4 was written"; fails=$((fails+1)); }
 exit $fails

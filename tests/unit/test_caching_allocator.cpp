@@ -101,7 +101,7 @@ TEST(CachingAllocator, BudgetIsEnforcedWithClearError) {
 TEST(CachingAllocator, RecoversFromDeviceOomByReleasingCache) {
   FakeDevice dev(40 * MiB);
   CachingOptions o;
-  o.fragmentation_threshold = 1.0;  // never trim on free: keep the cache
+  o.fragmentation_threshold = 1.0;  // never trim on a miss: keep the cache
   CachingAllocator a(&dev, o);
   void* p = a.allocate(30 * MiB);
   a.deallocate(p, 30 * MiB);
@@ -120,10 +120,23 @@ TEST(CachingAllocator, TrimsWhenFreeFractionPassesThreshold) {
   void* big = a.allocate(8 * MiB);
   void* keep = a.allocate(8 * MiB);
   EXPECT_EQ(a.caching_stats().num_segments, 2u);
-  a.deallocate(big, 8 * MiB);  // free fraction 0.5: not above threshold
+  a.deallocate(big, 8 * MiB);   // frees never trim: the cache serves the next same-size request
+  a.deallocate(keep, 8 * MiB);
   EXPECT_EQ(a.caching_stats().num_segments, 2u);
-  a.deallocate(keep, 8 * MiB);  // free fraction 1.0: trimmed
-  EXPECT_EQ(a.caching_stats().num_segments, 0u);
+  void* again = a.allocate(8 * MiB);  // a hit: no trim, no new segment
+  EXPECT_EQ(a.caching_stats().num_segments, 2u);
+  EXPECT_EQ(a.caching_stats().segment_frees, 0u);
+  // A miss (32 MiB fits no cached block) with free/reserved = 0.5: not above the threshold.
+  void* big2 = a.allocate(32 * MiB);
+  EXPECT_EQ(a.caching_stats().num_segments, 3u);
+  a.deallocate(big2, 32 * MiB);
+  // Now free/reserved = 40/48 > 0.5 and a 64 MiB miss: the two wholly free segments go back.
+  void* big3 = a.allocate(64 * MiB);
+  EXPECT_EQ(a.caching_stats().num_segments, 2u);  // the one holding `again` + the new one
+  EXPECT_EQ(a.caching_stats().segment_frees, 2u);
+  a.deallocate(big3, 64 * MiB);
+  a.deallocate(again, 8 * MiB);
+  a.empty_cache();
   EXPECT_EQ(dev.used(), 0u);
 }
 

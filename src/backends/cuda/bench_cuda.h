@@ -22,6 +22,8 @@ struct BenchOptions {
   int repeats = 3;
   int warmup = 1;
   int generate_steps = 50;          // denoising steps of the whole-generation timing
+  // Workloads of the whole-generation timing (each run once: minutes); empty = `workloads`.
+  std::vector<std::string> generate_workloads;
   double vram_budget_gib = 0.0;     // 0: no budget
   std::function<void(const std::string&)> on_progress;  // one line per finished measurement
 };
