@@ -1,6 +1,6 @@
 // The GPU side of `wan22 bench`: the CUDA workloads of src/backends/cuda/bench_cuda.h. Compiled
 // into every build; the call into the CUDA backend exists only when this wan22 has it
-// (WAN22_HAVE_CUDA_BENCH, set by CMake when a CUDA source defines cuda::run_bench).
+// (WAN22_HAVE_CUDA).
 #pragma once
 #include <string>
 #include <vector>
