@@ -34,7 +34,8 @@ struct CompareOptions {
 };
 
 // Metrics in `current` order, then those only in the baseline (kMissing).
-std::vector<MetricChange> compare_metrics(const std::vector<Metric>& current, const std::vector<Metric>& baseline,
+std::vector<MetricChange> compare_metrics(const std::vector<Metric>& current,
+                                          const std::vector<Metric>& baseline,
                                           const CompareOptions& opt = {});
 
 size_t count_verdict(const std::vector<MetricChange>& changes, Verdict v);

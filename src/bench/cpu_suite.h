@@ -14,11 +14,11 @@
 namespace wan22::bench {
 
 struct CpuSuiteOptions {
-  std::string suite = "quick";          // quick | full
-  pipeline::CheckpointPaths paths;      // the checkpoint (the demo model or a real one)
-  int repeats = 0;                      // 0: the suite's default
-  int warmup = -1;                      // < 0: the suite's default
-  int steps = 0;                        // denoising steps; 0: the suite's default
+  std::string suite = "quick";            // quick | full
+  pipeline::CheckpointPaths paths;        // the checkpoint (the demo model or a real one)
+  int repeats = 0;                        // 0: the suite's default
+  int warmup = -1;                        // < 0: the suite's default
+  int steps = 0;                          // denoising steps; 0: the suite's default
   std::vector<std::array<int, 2>> sizes;  // {width, height}; empty: the suite's default
   // "load", "image", "video"; empty = all
   std::vector<std::string> workloads;
@@ -30,7 +30,7 @@ struct CpuSuitePlan {
   int repeats = 0, warmup = 0, steps = 0;
   std::vector<std::array<int, 2>> sizes;  // the first is the main size (plain metric names)
   std::vector<std::string> workloads;
-  int video_frames = 49;                  // 2 seconds at 24 fps (4n+1)
+  int video_frames = 49;  // 2 seconds at 24 fps (4n+1)
   int fps = 24;
 };
 
@@ -44,6 +44,7 @@ CpuSuitePlan plan_cpu_suite(const CpuSuiteOptions& opt);
 struct CpuSuiteResult {
   std::vector<Metric> metrics;
   std::vector<Stage> stages;  // the stages of the main video workload (medians)
+  std::string stages_of;      // "the 2-second video (49 frames 256x160, 4 steps)"
   CpuSuitePlan plan;
 };
 
@@ -56,7 +57,7 @@ struct CpuSuiteResult {
 CpuSuiteResult run_cpu_suite(const CpuSuiteOptions& opt);
 
 // "video_2s_s" for the main size, "video_2s_256x160_s" for others.
-std::string sized_name(const std::string& base, const std::string& unit_suffix, const std::array<int, 2>& size,
-                       bool main_size);
+std::string sized_name(const std::string& base, const std::string& unit_suffix,
+                       const std::array<int, 2>& size, bool main_size);
 
 }  // namespace wan22::bench

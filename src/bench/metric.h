@@ -10,9 +10,9 @@ namespace wan22::bench {
 enum class Better { kLower, kHigher };
 
 struct Metric {
-  std::string name;             // stable identifier, e.g. "dit_forward_720p_121f_s"
-  double value = 0.0;           // the reported value (the median of `samples` for timings)
-  std::string unit;             // "s", "GiB", "TFLOP/s", "frames/s", ...
+  std::string name;    // stable identifier, e.g. "dit_forward_720p_121f_s"
+  double value = 0.0;  // the reported value (the median of `samples` for timings)
+  std::string unit;    // "s", "GiB", "TFLOP/s", "frames/s", ...
   Better better = Better::kLower;
   std::vector<double> samples;  // the individual measurements behind `value` (may be empty)
   std::string note;             // how it was measured (workload, warm-up, weights), free text

@@ -57,8 +57,10 @@ json run_to_json(const RunRecord& run) {
   j["metrics"] = metrics;
   j["details"] = details;
   json stages = json::array();
-  for (const auto& s : run.stages) stages.push_back({{"name", s.name}, {"seconds", num(s.seconds)}});
+  for (const auto& s : run.stages)
+    stages.push_back({{"name", s.name}, {"seconds", num(s.seconds)}});
   j["stages"] = stages;
+  j["stages_of"] = run.stages_of;
   return j;
 }
 
@@ -87,11 +89,13 @@ RunRecord run_from_json(const json& j) {
       met.value = read_num(d.at("value"));
       met.unit = d.value("unit", "");
       if (!parse_better(d.value("better", "lower"), &met.better))
-        throw Error(ErrorCode::kCorruptData, "benchmark JSON: metric " + met.name + " has a bad 'better'");
+        throw Error(ErrorCode::kCorruptData,
+                    "benchmark JSON: metric " + met.name + " has a bad 'better'");
       for (const auto& x : d.value("samples", json::array())) met.samples.push_back(read_num(x));
       met.note = d.value("note", "");
       run.metrics.push_back(std::move(met));
     }
+    run.stages_of = j.value("stages_of", "");
     for (const auto& s : j.value("stages", json::array()))
       run.stages.push_back({s.at("name").get<std::string>(), read_num(s.at("seconds"))});
     return run;

@@ -1,10 +1,11 @@
 // A run as JSON (the format of `wan22 bench --json`, docs/bench.md):
-//   {"machine": {"cpu", "logical_cores", "physical_cores", "ram_gib", "gpu", "driver", "cuda", "os",
+//   {"machine": {"cpu", "logical_cores", "physical_cores", "ram_gib", "gpu", "driver", "cuda",
+//   "os",
 //                "fingerprint", "threads"},
 //    "revision", "date", "suite", "device", "model", "threads",
 //    "metrics": {name: value, ...},
-//    "details": [{"name", "value", "unit", "better", "samples", "note", "noise_band", "rel_mad"}, ...],
-//    "stages": [{"name", "seconds"}, ...]}
+//    "details": [{"name", "value", "unit", "better", "samples", "note", "noise_band", "rel_mad"},
+//    ...], "stages": [{"name", "seconds"}, ...]}
 // A value that is not a number (NaN) is written as null.
 #pragma once
 #include <nlohmann/json.hpp>

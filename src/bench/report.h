@@ -2,11 +2,10 @@
 // self-contained HTML (inline CSS and SVG, no network) and Markdown.
 #pragma once
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "bench/compare.h"
 #include "bench/recommend.h"
@@ -28,7 +27,8 @@ struct BenchReport {
   std::vector<TargetCheck> targets;
   std::vector<Recommendation> recommendations;
   std::optional<Comparison> comparison;
-  // Per metric of the run: its stored history (same machine, suite, device and model), oldest first.
+  // Per metric of the run: its stored history (same machine, suite, device and model), oldest
+  // first.
   std::map<std::string, std::vector<HistoryPoint>> history;
   std::vector<std::string> notes;  // shown under the title (demo model, noise, ...)
 };
@@ -37,7 +37,8 @@ struct BenchReport {
 std::vector<std::string> comparison_warnings(const RunRecord& current, const RunRecord& baseline);
 
 std::string report_text(const BenchReport& r);
-nlohmann::ordered_json report_json(const BenchReport& r);  // run_to_json plus targets, recommendations, comparison
+nlohmann::ordered_json report_json(
+    const BenchReport& r);  // run_to_json plus targets, recommendations, comparison
 std::string report_html(const BenchReport& r);
 std::string report_markdown(const BenchReport& r);
 

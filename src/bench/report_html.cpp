@@ -44,11 +44,13 @@ void machine_table(std::ostringstream& o, const RunRecord& run) {
   row("model", run.model);
   row("revision", run.revision);
   row("date", run.date);
-  row("CPU", m.cpu + " (" + std::to_string(m.logical_cores) + " logical, " + std::to_string(m.physical_cores) +
-                 " physical cores)");
+  row("CPU", m.cpu + " (" + std::to_string(m.logical_cores) + " logical, " +
+                 std::to_string(m.physical_cores) + " physical cores)");
   row("threads", std::to_string(run.threads));
   row("RAM", format_value(static_cast<double>(m.ram_bytes) / (1ull << 30), "GiB"));
-  row("GPU", m.gpu.empty() ? "none" : m.gpu + " (driver " + m.driver + (m.cuda.empty() ? "" : ", CUDA " + m.cuda) + ")");
+  row("GPU", m.gpu.empty() ? "none"
+                           : m.gpu + " (driver " + m.driver +
+                                 (m.cuda.empty() ? "" : ", CUDA " + m.cuda) + ")");
   row("OS", m.os);
   row("machine fingerprint", m.fingerprint());
   if (run.id > 0) row("run id", std::to_string(run.id));
@@ -56,16 +58,19 @@ void machine_table(std::ostringstream& o, const RunRecord& run) {
 }
 
 void metrics_table(std::ostringstream& o, const RunRecord& run) {
-  o << "<table id=\"metrics\">\n<tr><th>metric</th><th>value</th><th>noise band</th><th>samples</th>"
+  o << "<table id=\"metrics\">\n<tr><th>metric</th><th>value</th><th>noise "
+       "band</th><th>samples</th>"
        "<th>better</th><th>how measured</th></tr>\n";
   for (const auto& m : run.metrics) {
     std::string samples;
-    for (size_t i = 0; i < m.samples.size(); ++i) samples += (i ? ", " : "") + format_value(m.samples[i], m.unit);
-    o << "<tr><td>" << esc(m.name) << "</td><td class=\"num\">" << esc(format_value(m.value, m.unit))
-      << "</td><td class=\"num\">"
-      << (m.samples.size() >= 2 ? "&plusmn;" + esc(format_percent(noise_band(m), false)) : "&ndash;") << "</td><td>"
-      << esc(samples) << "</td><td>" << better_name(m.better) << "</td><td class=\"muted\">" << esc(m.note)
-      << "</td></tr>\n";
+    for (size_t i = 0; i < m.samples.size(); ++i)
+      samples += (i ? ", " : "") + format_value(m.samples[i], m.unit);
+    o << "<tr><td>" << esc(m.name) << "</td><td class=\"num\">"
+      << esc(format_value(m.value, m.unit)) << "</td><td class=\"num\">"
+      << (m.samples.size() >= 2 ? "&plusmn;" + esc(format_percent(noise_band(m), false))
+                                : "&ndash;")
+      << "</td><td>" << esc(samples) << "</td><td>" << better_name(m.better)
+      << "</td><td class=\"muted\">" << esc(m.note) << "</td></tr>\n";
   }
   o << "</table>\n";
 }
@@ -75,34 +80,42 @@ void targets_table(std::ostringstream& o, const std::vector<TargetCheck>& target
        "<th>result</th><th>guide baseline</th><th>vs baseline</th><th>note</th></tr>\n";
   for (const auto& t : targets) {
     const bool measured = t.status != TargetStatus::kNotMeasured;
-    const char* cls = t.status == TargetStatus::kPass ? "pass" : t.status == TargetStatus::kFail ? "fail" : "muted";
-    o << "<tr><td>" << esc(t.spec.label) << " <span class=\"muted\">(" << esc(t.spec.key) << ")</span></td><td>"
-      << esc(t.metric) << "</td><td class=\"num\">" << (measured ? esc(format_value(t.value, t.spec.unit)) : "&ndash;")
-      << "</td><td class=\"num\">&le; " << esc(format_value(t.spec.target, t.spec.unit)) << "</td><td class=\"" << cls
-      << "\">" << target_status_name(t.status) << "</td><td class=\"num\">"
-      << esc(format_value(t.spec.baseline, t.spec.unit)) << "</td><td class=\"num\">"
-      << (measured ? esc(format_percent(t.vs_baseline, false)) + " better" : "&ndash;") << "</td><td class=\"muted\">"
-      << esc(t.note) << "</td></tr>\n";
+    const char* cls = t.status == TargetStatus::kPass   ? "pass"
+                      : t.status == TargetStatus::kFail ? "fail"
+                                                        : "muted";
+    o << "<tr><td>" << esc(t.spec.label) << " <span class=\"muted\">(" << esc(t.spec.key)
+      << ")</span></td><td>" << esc(t.metric) << "</td><td class=\"num\">"
+      << (measured ? esc(format_value(t.value, t.spec.unit)) : "&ndash;")
+      << "</td><td class=\"num\">&le; " << esc(format_value(t.spec.target, t.spec.unit))
+      << "</td><td class=\"" << cls << "\">" << target_status_name(t.status)
+      << "</td><td class=\"num\">" << esc(format_value(t.spec.baseline, t.spec.unit))
+      << "</td><td class=\"num\">"
+      << (measured ? esc(format_percent(t.vs_baseline, false)) + " better" : "&ndash;")
+      << "</td><td class=\"muted\">" << esc(t.note) << "</td></tr>\n";
   }
   o << "</table>\n";
 }
 
 void comparison_table(std::ostringstream& o, const Comparison& c) {
-  o << "<p>Baseline <b>" << esc(c.baseline_name) << "</b>: run " << c.baseline.id << ", " << esc(c.baseline.date)
-    << ", revision " << esc(c.baseline.revision) << ", " << c.baseline.threads << " threads. "
-    << count_verdict(c.changes, Verdict::kRegression) << " regression(s), "
-    << count_verdict(c.changes, Verdict::kImprovement) << " improvement(s).</p>\n";
+  o << "<p>Baseline <b>" << esc(c.baseline_name) << "</b>: run " << c.baseline.id << ", "
+    << esc(c.baseline.date) << ", revision " << esc(c.baseline.revision) << ", "
+    << c.baseline.threads << " threads. " << count_verdict(c.changes, Verdict::kRegression)
+    << " regression(s), " << count_verdict(c.changes, Verdict::kImprovement)
+    << " improvement(s).</p>\n";
   for (const auto& w : c.warnings) o << "<div class=\"note\">" << esc(w) << "</div>\n";
   o << "<table id=\"comparison\">\n<tr><th>metric</th><th>baseline</th><th>now</th><th>change</th>"
        "<th>threshold</th><th>verdict</th></tr>\n";
   for (const auto& ch : c.changes) {
     const bool both = ch.has_baseline && ch.has_current;
     o << "<tr><td>" << esc(ch.name) << "</td><td class=\"num\">"
-      << (ch.has_baseline ? esc(format_value(ch.baseline, ch.unit)) : "&ndash;") << "</td><td class=\"num\">"
-      << (ch.has_current ? esc(format_value(ch.current, ch.unit)) : "&ndash;") << "</td><td class=\"num\">"
-      << (both ? esc(format_percent(ch.change)) : "&ndash;") << "</td><td class=\"num\">"
-      << (both ? "&plusmn;" + esc(format_percent(ch.threshold, false)) : "&ndash;") << "</td><td class=\""
-      << verdict_name(ch.verdict) << "\">" << verdict_name(ch.verdict) << "</td></tr>\n";
+      << (ch.has_baseline ? esc(format_value(ch.baseline, ch.unit)) : "&ndash;")
+      << "</td><td class=\"num\">"
+      << (ch.has_current ? esc(format_value(ch.current, ch.unit)) : "&ndash;")
+      << "</td><td class=\"num\">" << (both ? esc(format_percent(ch.change)) : "&ndash;")
+      << "</td><td class=\"num\">"
+      << (both ? "&plusmn;" + esc(format_percent(ch.threshold, false)) : "&ndash;")
+      << "</td><td class=\"" << verdict_name(ch.verdict) << "\">" << verdict_name(ch.verdict)
+      << "</td></tr>\n";
   }
   o << "</table>\n";
 }
@@ -113,10 +126,10 @@ std::string report_html(const BenchReport& r) {
   const RunRecord& run = r.run;
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-    << "<title>wan22 bench: " << esc(run.suite) << " suite, " << esc(run.date) << "</title>\n<style>" << kCss
-    << "</style>\n</head>\n<body>\n";
-  o << "<h1>wan22 bench report</h1>\n<p class=\"muted\">suite " << esc(run.suite) << " on " << esc(run.device)
-    << ", revision " << esc(run.revision) << ", " << esc(run.date) << "</p>\n";
+    << "<title>wan22 bench: " << esc(run.suite) << " suite, " << esc(run.date)
+    << "</title>\n<style>" << kCss << "</style>\n</head>\n<body>\n";
+  o << "<h1>wan22 bench report</h1>\n<p class=\"muted\">suite " << esc(run.suite) << " on "
+    << esc(run.device) << ", revision " << esc(run.revision) << ", " << esc(run.date) << "</p>\n";
   for (const auto& n : r.notes) o << "<div class=\"note\">" << esc(n) << "</div>\n";
 
   o << "<section id=\"run\">\n<h2>Run</h2>\n";
@@ -124,43 +137,51 @@ std::string report_html(const BenchReport& r) {
   o << "</section>\n";
 
   const StageChart sc = stage_chart(run);
-  o << "<section id=\"stages\">\n<h2>" << esc(sc.title) << "</h2>\n<figure>" << svg_bar_chart(sc.title, sc.bars, "s")
-    << "</figure>\n</section>\n";
+  o << "<section id=\"stages\">\n<h2>" << esc(sc.title) << "</h2>\n<figure>"
+    << svg_bar_chart(sc.title, sc.bars, "s") << "</figure>\n</section>\n";
 
-  o << "<section id=\"metrics-section\">\n<h2>Metrics</h2>\n<p class=\"muted\">Each value is the median of its "
+  o << "<section id=\"metrics-section\">\n<h2>Metrics</h2>\n<p class=\"muted\">Each value is the "
+       "median of its "
        "samples; the noise band is half their min&ndash;max spread.</p>\n";
   metrics_table(o, run);
   o << "</section>\n";
 
-  o << "<section id=\"targets-section\">\n<h2>Targets</h2>\n<p class=\"muted\">config sections performance_targets "
-       "(pass when measured &le; target) and performance_baseline (the guide's unoptimized numbers).</p>\n";
+  o << "<section id=\"targets-section\">\n<h2>Targets</h2>\n<p class=\"muted\">config sections "
+       "performance_targets "
+       "(pass when measured &le; target) and performance_baseline (the guide's unoptimized "
+       "numbers).</p>\n";
   targets_table(o, r.targets);
   o << "</section>\n";
 
   if (r.comparison) {
-    o << "<section id=\"comparison-section\">\n<h2>Comparison with baseline '" << esc(r.comparison->baseline_name)
-      << "'</h2>\n";
+    o << "<section id=\"comparison-section\">\n<h2>Comparison with baseline '"
+      << esc(r.comparison->baseline_name) << "'</h2>\n";
     comparison_table(o, *r.comparison);
     o << "</section>\n";
   }
 
   o << "<section id=\"recommendations\">\n<h2>Recommendations</h2>\n";
-  if (r.recommendations.empty()) o << "<p class=\"muted\">none: no measurement of this run calls for one.</p>\n";
+  if (r.recommendations.empty())
+    o << "<p class=\"muted\">none: no measurement of this run calls for one.</p>\n";
   else {
     o << "<ul>\n";
     for (const auto& rec : r.recommendations)
-      o << "<li>" << esc(rec.text) << "<br><span class=\"muted\">" << esc(rec.evidence) << "</span></li>\n";
+      o << "<li>" << esc(rec.text) << "<br><span class=\"muted\">" << esc(rec.evidence)
+        << "</span></li>\n";
     o << "</ul>\n";
   }
   o << "</section>\n";
 
-  o << "<section id=\"history\">\n<h2>History</h2>\n<p class=\"muted\">Stored runs on this machine with the same "
-       "suite, device and model, oldest first; error bars are each run's noise band; the orange point is this "
+  o << "<section id=\"history\">\n<h2>History</h2>\n<p class=\"muted\">Stored runs on this machine "
+       "with the same "
+       "suite, device and model, oldest first; error bars are each run's noise band; the orange "
+       "point is this "
        "run.</p>\n<div class=\"charts\">\n";
   for (const auto& m : run.metrics) {
     auto it = r.history.find(m.name);
     if (it == r.history.end()) continue;
-    o << "<figure>" << svg_line_chart(m.name + " (" + m.unit + ")", history_points(it->second, run.id), m.unit)
+    o << "<figure>"
+      << svg_line_chart(m.name + " (" + m.unit + ")", history_points(it->second, run.id), m.unit)
       << "</figure>\n";
   }
   o << "</div>\n</section>\n</body>\n</html>\n";

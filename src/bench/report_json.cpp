@@ -17,11 +17,13 @@ json report_json(const BenchReport& r) {
   j["notes"] = r.notes;
   json targets = json::array();
   for (const auto& t : r.targets) {
-    json o = {{"key", t.spec.key},      {"label", t.spec.label},   {"unit", t.spec.unit},
-              {"target", t.spec.target}, {"baseline", t.spec.baseline}, {"status", target_status_name(t.status)},
+    json o = {{"key", t.spec.key},           {"label", t.spec.label},
+              {"unit", t.spec.unit},         {"target", t.spec.target},
+              {"baseline", t.spec.baseline}, {"status", target_status_name(t.status)},
               {"metric", t.metric}};
     o["value"] = t.status == TargetStatus::kNotMeasured ? json(nullptr) : num(t.value);
-    o["improvement_vs_baseline"] = t.status == TargetStatus::kNotMeasured ? json(nullptr) : num(t.vs_baseline);
+    o["improvement_vs_baseline"] =
+        t.status == TargetStatus::kNotMeasured ? json(nullptr) : num(t.vs_baseline);
     o["note"] = t.note;
     targets.push_back(o);
   }
@@ -34,16 +36,17 @@ json report_json(const BenchReport& r) {
     const Comparison& c = *r.comparison;
     json changes = json::array();
     for (const auto& ch : c.changes) {
-      changes.push_back({{"name", ch.name},
-                         {"unit", ch.unit},
-                         {"better", better_name(ch.better)},
-                         {"baseline", ch.has_baseline ? num(ch.baseline) : json(nullptr)},
-                         {"current", ch.has_current ? num(ch.current) : json(nullptr)},
-                         {"change", ch.has_baseline && ch.has_current ? num(ch.change) : json(nullptr)},
-                         {"threshold", num(ch.threshold)},
-                         {"band_baseline", num(ch.band_baseline)},
-                         {"band_current", num(ch.band_current)},
-                         {"verdict", verdict_name(ch.verdict)}});
+      changes.push_back(
+          {{"name", ch.name},
+           {"unit", ch.unit},
+           {"better", better_name(ch.better)},
+           {"baseline", ch.has_baseline ? num(ch.baseline) : json(nullptr)},
+           {"current", ch.has_current ? num(ch.current) : json(nullptr)},
+           {"change", ch.has_baseline && ch.has_current ? num(ch.change) : json(nullptr)},
+           {"threshold", num(ch.threshold)},
+           {"band_baseline", num(ch.band_baseline)},
+           {"band_current", num(ch.band_current)},
+           {"verdict", verdict_name(ch.verdict)}});
     }
     j["comparison"] = {{"baseline", c.baseline_name},
                        {"baseline_run_id", c.baseline.id},

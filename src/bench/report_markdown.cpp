@@ -17,8 +17,10 @@ std::string cell(std::string s) {
     if (c == '\n' || c == '\r') c = ' ';
   std::string o;
   for (char c : s) {
-    if (c == '|') o += "\\|";
-    else o += c;
+    if (c == '|')
+      o += "\\|";
+    else
+      o += c;
   }
   return o;
 }
@@ -38,16 +40,20 @@ std::string report_markdown(const BenchReport& r) {
   const Machine& m = run.machine;
   std::ostringstream o;
   o << "# wan22 bench report\n\n";
-  o << "Suite **" << run.suite << "** on " << run.device << ", revision `" << run.revision << "`, " << run.date
-    << ".\n\n";
+  o << "Suite **" << run.suite << "** on " << run.device << ", revision `" << run.revision << "`, "
+    << run.date << ".\n\n";
   for (const auto& n : r.notes) o << "> " << n << "\n\n";
 
   o << "## Run\n\n| | |\n| --- | --- |\n";
   o << "| model | " << cell(run.model) << " |\n";
-  o << "| CPU | " << cell(m.cpu) << " (" << m.logical_cores << " logical, " << m.physical_cores << " physical) |\n";
+  o << "| CPU | " << cell(m.cpu) << " (" << m.logical_cores << " logical, " << m.physical_cores
+    << " physical) |\n";
   o << "| threads | " << run.threads << " |\n";
   o << "| RAM | " << format_value(static_cast<double>(m.ram_bytes) / (1ull << 30), "GiB") << " |\n";
-  o << "| GPU | " << cell(m.gpu.empty() ? "none" : m.gpu + " (driver " + m.driver + (m.cuda.empty() ? "" : ", CUDA " + m.cuda) + ")")
+  o << "| GPU | "
+    << cell(m.gpu.empty()
+                ? "none"
+                : m.gpu + " (driver " + m.driver + (m.cuda.empty() ? "" : ", CUDA " + m.cuda) + ")")
     << " |\n";
   o << "| OS | " << cell(m.os) << " |\n";
   o << "| machine fingerprint | `" << m.fingerprint() << "` |\n";
@@ -58,24 +64,25 @@ std::string report_markdown(const BenchReport& r) {
   double maxv = 0;
   for (const auto& b : sc.bars) maxv = std::max(maxv, std::isfinite(b.value) ? b.value : 0.0);
   for (const auto& b : sc.bars)
-    o << "| " << cell(b.label) << " | " << format_value(b.value, "s") << " | " << text_bar(b.value, maxv, 30) << " |\n";
+    o << "| " << cell(b.label) << " | " << format_value(b.value, "s") << " | "
+      << text_bar(b.value, maxv, 30) << " |\n";
 
   o << "\n## Metrics\n\nMedian of the samples; noise band = half their min-max spread.\n\n"
        "| metric | value | noise | samples | note |\n| --- | ---: | ---: | ---: | --- |\n";
   for (const auto& met : run.metrics) {
     o << "| " << cell(met.name) << " | " << format_value(met.value, met.unit) << " | "
-      << (met.samples.size() >= 2 ? "±" + format_percent(noise_band(met), false) : "-") << " | " << met.samples.size()
-      << " | " << cell(met.note) << " |\n";
+      << (met.samples.size() >= 2 ? "±" + format_percent(noise_band(met), false) : "-") << " | "
+      << met.samples.size() << " | " << cell(met.note) << " |\n";
   }
 
   o << "\n## Targets\n\n| target | measured | target | result | guide baseline | vs baseline |\n"
        "| --- | ---: | ---: | --- | ---: | ---: |\n";
   for (const auto& t : r.targets) {
     const bool measured = t.status != TargetStatus::kNotMeasured;
-    o << "| " << cell(t.spec.key) << " | " << (measured ? format_value(t.value, t.spec.unit) : "-") << " | <= "
-      << format_value(t.spec.target, t.spec.unit) << " | **" << target_status_name(t.status) << "** | "
-      << format_value(t.spec.baseline, t.spec.unit) << " | "
-      << (measured ? format_percent(t.vs_baseline, false) + " better" : "-") << " |\n";
+    o << "| " << cell(t.spec.key) << " | " << (measured ? format_value(t.value, t.spec.unit) : "-")
+      << " | <= " << format_value(t.spec.target, t.spec.unit) << " | **"
+      << target_status_name(t.status) << "** | " << format_value(t.spec.baseline, t.spec.unit)
+      << " | " << (measured ? format_percent(t.vs_baseline, false) + " better" : "-") << " |\n";
   }
   for (const auto& t : r.targets)
     if (!t.note.empty()) o << "\n- " << t.spec.key << ": " << t.note;
@@ -83,18 +90,22 @@ std::string report_markdown(const BenchReport& r) {
 
   if (r.comparison) {
     const Comparison& c = *r.comparison;
-    o << "\n## Comparison with baseline '" << c.baseline_name << "'\n\nBaseline run " << c.baseline.id << ", "
-      << c.baseline.date << ", revision `" << c.baseline.revision << "`, " << c.baseline.threads << " threads: "
-      << count_verdict(c.changes, Verdict::kRegression) << " regression(s), "
-      << count_verdict(c.changes, Verdict::kImprovement) << " improvement(s).\n\n";
+    o << "\n## Comparison with baseline '" << c.baseline_name << "'\n\nBaseline run "
+      << c.baseline.id << ", " << c.baseline.date << ", revision `" << c.baseline.revision << "`, "
+      << c.baseline.threads << " threads: " << count_verdict(c.changes, Verdict::kRegression)
+      << " regression(s), " << count_verdict(c.changes, Verdict::kImprovement)
+      << " improvement(s).\n\n";
     for (const auto& w : c.warnings) o << "> warning: " << w << "\n\n";
-    o << "| metric | baseline | now | change | threshold | verdict |\n| --- | ---: | ---: | ---: | ---: | --- |\n";
+    o << "| metric | baseline | now | change | threshold | verdict |\n| --- | ---: | ---: | ---: | "
+         "---: | --- |\n";
     for (const auto& ch : c.changes) {
       const bool both = ch.has_baseline && ch.has_current;
-      o << "| " << cell(ch.name) << " | " << (ch.has_baseline ? format_value(ch.baseline, ch.unit) : "-") << " | "
+      o << "| " << cell(ch.name) << " | "
+        << (ch.has_baseline ? format_value(ch.baseline, ch.unit) : "-") << " | "
         << (ch.has_current ? format_value(ch.current, ch.unit) : "-") << " | "
         << (both ? format_percent(ch.change) : "-") << " | "
-        << (both ? "±" + format_percent(ch.threshold, false) : "-") << " | " << verdict_name(ch.verdict) << " |\n";
+        << (both ? "±" + format_percent(ch.threshold, false) : "-") << " | "
+        << verdict_name(ch.verdict) << " |\n";
     }
   }
 
@@ -102,16 +113,18 @@ std::string report_markdown(const BenchReport& r) {
   if (r.recommendations.empty()) o << "None: no measurement of this run calls for one.\n";
   for (const auto& rec : r.recommendations) o << "- " << rec.text << " (" << rec.evidence << ")\n";
 
-  o << "\n## History\n\nStored runs on this machine with the same suite, device and model (oldest first).\n";
+  o << "\n## History\n\nStored runs on this machine with the same suite, device and model (oldest "
+       "first).\n";
   for (const auto& met : run.metrics) {
     auto it = r.history.find(met.name);
     if (it == r.history.end() || it->second.empty()) continue;
-    o << "\n### " << met.name << "\n\n| run | date | revision | threads | value | noise |\n"
+    o << "\n### " << met.name
+      << "\n\n| run | date | revision | threads | value | noise |\n"
          "| ---: | --- | --- | ---: | ---: | ---: |\n";
     for (const auto& p : it->second) {
-      o << "| " << p.run_id << (p.run_id == run.id ? " (this)" : "") << " | " << p.date << " | `" << p.revision
-        << "` | " << p.threads << " | " << format_value(p.value, met.unit) << " | ±" << format_percent(p.band, false)
-        << " |\n";
+      o << "| " << p.run_id << (p.run_id == run.id ? " (this)" : "") << " | " << p.date << " | `"
+        << p.revision << "` | " << p.threads << " | " << format_value(p.value, met.unit) << " | ±"
+        << format_percent(p.band, false) << " |\n";
     }
   }
   return o.str();

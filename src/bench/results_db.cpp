@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <limits>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -70,7 +70,8 @@ CREATE INDEX IF NOT EXISTS metrics_by_name ON metrics(name);
 )SQL";
 
 [[noreturn]] void db_error(sqlite3* db, const std::string& path, const std::string& what) {
-  throw Error(ErrorCode::kIoError, "results database " + path + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "?"));
+  throw Error(ErrorCode::kIoError,
+              "results database " + path + ": " + what + ": " + (db ? sqlite3_errmsg(db) : "?"));
 }
 
 // A prepared statement with positional binds (1-based) and typed column reads (0-based).
@@ -118,7 +119,7 @@ class Stmt {
   int64_t i64(int c) const { return sqlite3_column_int64(st_, c); }
   double real(int c) const {
     return sqlite3_column_type(st_, c) == SQLITE_NULL ? std::numeric_limits<double>::quiet_NaN()
-                                                       : sqlite3_column_double(st_, c);
+                                                      : sqlite3_column_double(st_, c);
   }
 
  private:
@@ -133,8 +134,10 @@ class Stmt {
 }  // namespace
 
 std::string default_db_path() {
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/wan22/bench.sqlite";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/wan22/bench.sqlite";
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/wan22/bench.sqlite";
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return std::string(h) + "/.cache/wan22/bench.sqlite";
   return "/tmp/wan22-bench.sqlite";
 }
 
@@ -142,9 +145,12 @@ ResultsDb ResultsDb::open(const std::string& path) {
   fs::path p(path);
   std::error_code ec;
   if (p.has_parent_path()) fs::create_directories(p.parent_path(), ec);
-  if (ec) throw Error(ErrorCode::kIoError, "results database " + path + ": cannot create its directory: " + ec.message());
+  if (ec)
+    throw Error(ErrorCode::kIoError,
+                "results database " + path + ": cannot create its directory: " + ec.message());
   sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
     throw Error(ErrorCode::kIoError, "results database " + path + ": cannot open: " + msg);
@@ -159,7 +165,8 @@ ResultsDb ResultsDb::open(const std::string& path) {
         sqlite3_step(st) != SQLITE_ROW) {
       std::string msg = sqlite3_errmsg(db);
       sqlite3_finalize(st);
-      throw Error(ErrorCode::kCorruptData, "results database " + path + ": not readable as SQLite: " + msg);
+      throw Error(ErrorCode::kCorruptData,
+                  "results database " + path + ": not readable as SQLite: " + msg);
     }
     version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
@@ -171,12 +178,14 @@ ResultsDb ResultsDb::open(const std::string& path) {
   }
   if (version == 0) {
     // A fresh file, or a foreign SQLite database: refuse to write into one with other tables.
-    Stmt t(db, r.path_, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT IN "
-                        "('machines','runs','metrics','samples','baselines')");
+    Stmt t(db, r.path_,
+           "SELECT count(*) FROM sqlite_master WHERE type='table' AND name NOT IN "
+           "('machines','runs','metrics','samples','baselines')");
     t.step();
     if (t.i64(0) > 0) {
-      throw Error(ErrorCode::kCorruptData, "results database " + path +
-                                               " is an SQLite file of something else (it has other tables)");
+      throw Error(ErrorCode::kCorruptData,
+                  "results database " + path +
+                      " is an SQLite file of something else (it has other tables)");
     }
   }
   r.exec("PRAGMA foreign_keys = ON");
@@ -187,7 +196,9 @@ ResultsDb ResultsDb::open(const std::string& path) {
 }
 
 ResultsDb::~ResultsDb() { sqlite3_close(db_); }
-ResultsDb::ResultsDb(ResultsDb&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) { o.db_ = nullptr; }
+ResultsDb::ResultsDb(ResultsDb&& o) noexcept : db_(o.db_), path_(std::move(o.path_)) {
+  o.db_ = nullptr;
+}
 ResultsDb& ResultsDb::operator=(ResultsDb&& o) noexcept {
   if (this != &o) {
     sqlite3_close(db_);
@@ -213,33 +224,58 @@ int64_t ResultsDb::save_run(const RunRecord& run) {
     const Machine& m = run.machine;
     const std::string fp = m.fingerprint();
     Stmt ins(db_, path_,
-             "INSERT OR IGNORE INTO machines(fingerprint, cpu, logical_cores, physical_cores, ram_bytes, gpu, driver) "
+             "INSERT OR IGNORE INTO machines(fingerprint, cpu, logical_cores, physical_cores, "
+             "ram_bytes, gpu, driver) "
              "VALUES (?,?,?,?,?,?,?)");
-    ins.bind(1, fp).bind(2, m.cpu).bind(3, int64_t{m.logical_cores}).bind(4, int64_t{m.physical_cores});
+    ins.bind(1, fp)
+        .bind(2, m.cpu)
+        .bind(3, int64_t{m.logical_cores})
+        .bind(4, int64_t{m.physical_cores});
     ins.bind(5, static_cast<int64_t>(m.ram_bytes)).bind(6, m.gpu).bind(7, m.driver).run();
     Stmt sel(db_, path_, "SELECT id FROM machines WHERE fingerprint = ?");
     sel.bind(1, fp);
     if (!sel.step()) db_error(db_, path_, "machine row vanished");
     const int64_t machine_id = sel.i64(0);
 
-    nlohmann::json stages = nlohmann::json::array();
-    for (const auto& s : run.stages) stages.push_back({{"name", s.name}, {"seconds", s.seconds}});
+    nlohmann::json stage_list = nlohmann::json::array();
+    for (const auto& s : run.stages)
+      stage_list.push_back({{"name", s.name}, {"seconds", s.seconds}});
+    const nlohmann::json stages = {{"of", run.stages_of}, {"stages", stage_list}};
     Stmt r(db_, path_,
-           "INSERT INTO runs(machine_id, date, revision, suite, device, model, threads, cuda, os, stages_json) "
+           "INSERT INTO runs(machine_id, date, revision, suite, device, model, threads, cuda, os, "
+           "stages_json) "
            "VALUES (?,?,?,?,?,?,?,?,?,?)");
-    r.bind(1, machine_id).bind(2, run.date).bind(3, run.revision).bind(4, run.suite).bind(5, run.device);
-    r.bind(6, run.model).bind(7, int64_t{run.threads}).bind(8, m.cuda).bind(9, m.os).bind(10, stages.dump()).run();
+    r.bind(1, machine_id)
+        .bind(2, run.date)
+        .bind(3, run.revision)
+        .bind(4, run.suite)
+        .bind(5, run.device);
+    r.bind(6, run.model)
+        .bind(7, int64_t{run.threads})
+        .bind(8, m.cuda)
+        .bind(9, m.os)
+        .bind(10, stages.dump())
+        .run();
     const int64_t run_id = sqlite3_last_insert_rowid(db_);
 
-    Stmt mi(db_, path_, "INSERT INTO metrics(run_id, name, value, unit, better, note) VALUES (?,?,?,?,?,?)");
+    Stmt mi(db_, path_,
+            "INSERT INTO metrics(run_id, name, value, unit, better, note) VALUES (?,?,?,?,?,?)");
     Stmt si(db_, path_, "INSERT INTO samples(run_id, name, idx, value) VALUES (?,?,?,?)");
     for (const auto& met : run.metrics) {
       mi.reset();
-      mi.bind(1, run_id).bind(2, met.name).bind(3, met.value).bind(4, met.unit).bind(5, std::string(better_name(met.better)));
+      mi.bind(1, run_id)
+          .bind(2, met.name)
+          .bind(3, met.value)
+          .bind(4, met.unit)
+          .bind(5, std::string(better_name(met.better)));
       mi.bind(6, met.note).run();
       for (size_t i = 0; i < met.samples.size(); ++i) {
         si.reset();
-        si.bind(1, run_id).bind(2, met.name).bind(3, static_cast<int64_t>(i)).bind(4, met.samples[i]).run();
+        si.bind(1, run_id)
+            .bind(2, met.name)
+            .bind(3, static_cast<int64_t>(i))
+            .bind(4, met.samples[i])
+            .run();
       }
     }
     exec("COMMIT");
@@ -252,11 +288,14 @@ int64_t ResultsDb::save_run(const RunRecord& run) {
 
 RunRecord ResultsDb::load_run(int64_t id) const {
   Stmt q(db_, path_,
-         "SELECT r.date, r.revision, r.suite, r.device, r.model, r.threads, r.cuda, r.os, r.stages_json, "
+         "SELECT r.date, r.revision, r.suite, r.device, r.model, r.threads, r.cuda, r.os, "
+         "r.stages_json, "
          "m.cpu, m.logical_cores, m.physical_cores, m.ram_bytes, m.gpu, m.driver "
          "FROM runs r JOIN machines m ON m.id = r.machine_id WHERE r.id = ?");
   q.bind(1, id);
-  if (!q.step()) throw Error(ErrorCode::kNotFound, "results database " + path_ + " has no run " + std::to_string(id));
+  if (!q.step())
+    throw Error(ErrorCode::kNotFound,
+                "results database " + path_ + " has no run " + std::to_string(id));
   RunRecord run;
   run.id = id;
   run.date = q.text(0);
@@ -268,9 +307,13 @@ RunRecord ResultsDb::load_run(int64_t id) const {
   run.machine.cuda = q.text(6);
   run.machine.os = q.text(7);
   try {
-    for (const auto& s : nlohmann::json::parse(q.text(8))) run.stages.push_back({s.at("name"), s.at("seconds")});
+    // {"of": label, "stages": [{"name", "seconds"}, ...]}
+    const nlohmann::json st = nlohmann::json::parse(q.text(8));
+    run.stages_of = st.at("of").get<std::string>();
+    for (const auto& s : st.at("stages")) run.stages.push_back({s.at("name"), s.at("seconds")});
   } catch (const std::exception& e) {
-    throw Error(ErrorCode::kCorruptData, "results database " + path_ + ": run " + std::to_string(id) +
+    throw Error(ErrorCode::kCorruptData, "results database " + path_ + ": run " +
+                                             std::to_string(id) +
                                              " has unreadable stages: " + e.what());
   }
   run.machine.cpu = q.text(9);
@@ -281,7 +324,8 @@ RunRecord ResultsDb::load_run(int64_t id) const {
   run.machine.driver = q.text(14);
 
   std::map<std::string, size_t> index;
-  Stmt mq(db_, path_, "SELECT name, value, unit, better, note FROM metrics WHERE run_id = ? ORDER BY rowid");
+  Stmt mq(db_, path_,
+          "SELECT name, value, unit, better, note FROM metrics WHERE run_id = ? ORDER BY rowid");
   mq.bind(1, id);
   while (mq.step()) {
     Metric m;
@@ -289,8 +333,9 @@ RunRecord ResultsDb::load_run(int64_t id) const {
     m.value = mq.real(1);
     m.unit = mq.text(2);
     if (!parse_better(mq.text(3), &m.better)) {
-      throw Error(ErrorCode::kCorruptData, "results database " + path_ + ": metric " + m.name + " of run " +
-                                               std::to_string(id) + " has better='" + mq.text(3) + "'");
+      throw Error(ErrorCode::kCorruptData, "results database " + path_ + ": metric " + m.name +
+                                               " of run " + std::to_string(id) + " has better='" +
+                                               mq.text(3) + "'");
     }
     m.note = mq.text(4);
     index[m.name] = run.metrics.size();
@@ -327,7 +372,8 @@ std::vector<std::string> ResultsDb::baseline_names() const {
 
 std::vector<RunSummary> ResultsDb::runs(int limit) const {
   Stmt q(db_, path_,
-         "SELECT r.id, r.date, r.revision, r.suite, r.device, r.model, r.threads, m.cpu, m.gpu, m.fingerprint, "
+         "SELECT r.id, r.date, r.revision, r.suite, r.device, r.model, r.threads, m.cpu, m.gpu, "
+         "m.fingerprint, "
          "(SELECT count(*) FROM metrics x WHERE x.run_id = r.id), "
          "(SELECT group_concat(b.name, ',') FROM baselines b WHERE b.run_id = r.id) "
          "FROM runs r JOIN machines m ON m.id = r.machine_id ORDER BY r.id DESC LIMIT ?");
@@ -358,13 +404,15 @@ std::vector<RunSummary> ResultsDb::runs(int limit) const {
   return out;
 }
 
-std::vector<HistoryPoint> ResultsDb::history(const std::string& metric, const HistoryFilter& f) const {
+std::vector<HistoryPoint> ResultsDb::history(const std::string& metric,
+                                             const HistoryFilter& f) const {
   // Empty filter fields match anything (the ? = '' OR column = ? pattern).
-  Stmt q(db_, path_,
-         "SELECT r.id, r.date, r.revision, r.threads, x.value FROM metrics x "
-         "JOIN runs r ON r.id = x.run_id JOIN machines m ON m.id = r.machine_id "
-         "WHERE x.name = ?1 AND (?2 = '' OR m.fingerprint = ?2) AND (?3 = '' OR r.suite = ?3) "
-         "AND (?4 = '' OR r.device = ?4) AND (?5 = '' OR r.model = ?5) ORDER BY r.id DESC LIMIT ?6");
+  Stmt q(
+      db_, path_,
+      "SELECT r.id, r.date, r.revision, r.threads, x.value FROM metrics x "
+      "JOIN runs r ON r.id = x.run_id JOIN machines m ON m.id = r.machine_id "
+      "WHERE x.name = ?1 AND (?2 = '' OR m.fingerprint = ?2) AND (?3 = '' OR r.suite = ?3) "
+      "AND (?4 = '' OR r.device = ?4) AND (?5 = '' OR r.model = ?5) ORDER BY r.id DESC LIMIT ?6");
   q.bind(1, metric).bind(2, f.fingerprint).bind(3, f.suite).bind(4, f.device).bind(5, f.model);
   q.bind(6, int64_t{f.limit});
   std::vector<HistoryPoint> out;

@@ -12,7 +12,8 @@ struct sqlite3;
 
 namespace wan22::bench {
 
-// $XDG_CACHE_HOME/wan22/bench.sqlite, else ~/.cache/wan22/bench.sqlite, else /tmp/wan22-bench.sqlite.
+// $XDG_CACHE_HOME/wan22/bench.sqlite, else ~/.cache/wan22/bench.sqlite, else
+// /tmp/wan22-bench.sqlite.
 std::string default_db_path();
 
 struct RunSummary {

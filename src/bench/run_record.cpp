@@ -7,8 +7,9 @@ namespace wan22::bench {
 
 std::string Machine::fingerprint() const {
   // FNV-1a 64 over the fields that define comparable hardware.
-  const std::string key = cpu + "|" + std::to_string(logical_cores) + "|" + std::to_string(physical_cores) + "|" +
-                          std::to_string((ram_bytes + (1ull << 29)) >> 30) + "|" + gpu + "|" + driver;
+  const std::string key =
+      cpu + "|" + std::to_string(logical_cores) + "|" + std::to_string(physical_cores) + "|" +
+      std::to_string((ram_bytes + (1ull << 29)) >> 30) + "|" + gpu + "|" + driver;
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : key) {
     h ^= c;
@@ -28,9 +29,12 @@ const Metric* RunRecord::find(const std::string& name) const {
 const char* better_name(Better b) { return b == Better::kHigher ? "higher" : "lower"; }
 
 bool parse_better(const std::string& s, Better* out) {
-  if (s == "lower") *out = Better::kLower;
-  else if (s == "higher") *out = Better::kHigher;
-  else return false;
+  if (s == "lower")
+    *out = Better::kLower;
+  else if (s == "higher")
+    *out = Better::kHigher;
+  else
+    return false;
   return true;
 }
 

@@ -13,16 +13,18 @@ struct Bar {
 };
 
 struct LinePoint {
-  std::string label;    // x label / tooltip head (e.g. "run 12")
+  std::string label;  // x label / tooltip head (e.g. "run 12")
   double value = 0;
-  double band = 0;      // relative noise band: an error bar of value * (1 +- band)
+  double band = 0;         // relative noise band: an error bar of value * (1 +- band)
   bool highlight = false;  // the current run
 };
 
 // Bars scaled to the largest value; each labelled with its value and share of the total.
-std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars, const std::string& unit);
+std::string svg_bar_chart(const std::string& title, const std::vector<Bar>& bars,
+                          const std::string& unit);
 // The y axis starts at 0; the x axis is the run order.
-std::string svg_line_chart(const std::string& title, const std::vector<LinePoint>& points, const std::string& unit);
+std::string svg_line_chart(const std::string& title, const std::vector<LinePoint>& points,
+                           const std::string& unit);
 
 std::string xml_escape(const std::string& s);
 

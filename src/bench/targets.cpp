@@ -67,23 +67,27 @@ std::vector<TargetSpec> target_specs(const config::Settings& s) {
 
 const char* target_status_name(TargetStatus s) {
   switch (s) {
-    case TargetStatus::kPass: return "pass";
-    case TargetStatus::kFail: return "fail";
-    case TargetStatus::kNotMeasured: return "not measured";
+    case TargetStatus::kPass:
+      return "pass";
+    case TargetStatus::kFail:
+      return "fail";
+    case TargetStatus::kNotMeasured:
+      return "not measured";
   }
   return "?";
 }
 
-std::vector<TargetCheck> check_targets(const std::vector<Metric>& metrics, const std::vector<TargetSpec>& specs,
-                                       bool demo) {
+std::vector<TargetCheck> check_targets(const std::vector<Metric>& metrics,
+                                       const std::vector<TargetSpec>& specs, bool demo) {
   std::vector<TargetCheck> out;
   for (const auto& spec : specs) {
     TargetCheck c;
     c.spec = spec;
     const Metric* m = resolve(metrics, spec.key);
     if (!m) {
-      c.note = spec.key == "peak_vram_gb" ? "no device memory measured (CPU run; host RSS is peak_rss_gib)"
-                                          : "this run has no such workload";
+      c.note = spec.key == "peak_vram_gb"
+                   ? "no device memory measured (CPU run; host RSS is peak_rss_gib)"
+                   : "this run has no such workload";
       out.push_back(c);
       continue;
     }
@@ -91,7 +95,10 @@ std::vector<TargetCheck> check_targets(const std::vector<Metric>& metrics, const
     c.value = m->value;
     c.status = m->value <= spec.target ? TargetStatus::kPass : TargetStatus::kFail;
     if (spec.baseline > 0) c.vs_baseline = 1.0 - m->value / spec.baseline;
-    if (demo) c.note = "demo model (tiny, random weights): the targets are TI2V-5B's; this checks the machinery only";
+    if (demo)
+      c.note =
+          "demo model (tiny, random weights): the targets are TI2V-5B's; this checks the machinery "
+          "only";
     out.push_back(c);
   }
   return out;

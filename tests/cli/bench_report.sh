@@ -26,8 +26,20 @@ fi
 # Two small runs (so the history charts have two points) and a comparison.
 small=(--suite quick --device cpu --repeats 2 --warmup 0 --steps 1 --size 64x32 --db "$DB")
 "$W" bench "${small[@]}" --save-baseline base --quiet > /dev/null || fail "first run exited $?"
+# The second also sets a target through the config (a video target no run can meet: it must fail).
 "$W" bench "${small[@]}" --compare base --report "$tmp/report.html" --report "$tmp/report.md" --quiet \
-  > "$tmp/out.txt" || fail "second run exited $?"
+  --set performance_targets.video_2s_s=0.0001 --json "$tmp/report.json" > "$tmp/out.txt" ||
+  fail "second run exited $?"
+python3 - "$tmp/report.json" <<'PY' || fail "configured target"
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = {x["key"]: x for x in j["targets"]}
+assert t["video_2s_s"]["target"] == 0.0001 and t["video_2s_s"]["status"] == "fail", t["video_2s_s"]
+assert t["single_image_s"]["status"] == "pass", t["single_image_s"]
+assert any(r["topic"] == "target" and "misses its target" in r["text"] for r in j["recommendations"]), j["recommendations"]
+assert len(j["comparison"]["changes"]) >= 10
+PY
+grep -q "video_2s_s .* fail" "$tmp/out.txt" || fail "the text output does not show the failed target"
 html=$tmp/report.html
 [ -s "$html" ] || fail "no HTML report"
 [ "$(grep -c "<svg" "$html")" -ge 3 ] || fail "the report has fewer than 3 charts"

@@ -9,7 +9,9 @@
 using namespace wan22::bench;
 
 namespace {
-Metric timing(const std::string& name, std::vector<double> samples) { return timing_metric(name, samples); }
+Metric timing(const std::string& name, std::vector<double> samples) {
+  return timing_metric(name, samples);
+}
 Metric rate(const std::string& name, std::vector<double> samples) {
   Metric m = timing_metric(name, samples);
   m.unit = "frames/s";
@@ -44,7 +46,8 @@ TEST(BenchStats, NoiseBandIsHalfTheRelativeSpread) {
 
 TEST(BenchCompare, SlowdownBeyondNoiseIsARegression) {
   // baseline 1.0 +-2%, now 1.5 +-2%: +50% >> threshold max(5%, 4%)
-  auto ch = compare_metrics({timing("video_2s_s", {1.48, 1.5, 1.52})}, {timing("video_2s_s", {0.98, 1.0, 1.02})});
+  auto ch = compare_metrics({timing("video_2s_s", {1.48, 1.5, 1.52})},
+                            {timing("video_2s_s", {0.98, 1.0, 1.02})});
   ASSERT_EQ(ch.size(), 1u);
   EXPECT_EQ(ch[0].verdict, Verdict::kRegression);
   EXPECT_NEAR(ch[0].change, 0.5, 1e-12);
@@ -66,11 +69,14 @@ TEST(BenchCompare, ChangeInsideTheNoiseBandIsUnchanged) {
 
 TEST(BenchCompare, MinimumChangeAppliesWithoutNoise) {
   // single samples (no band): 4% is below the 5% minimum, 6% above it
-  EXPECT_EQ(compare_metrics({timing("s", {1.04})}, {timing("s", {1.0})})[0].verdict, Verdict::kUnchanged);
-  EXPECT_EQ(compare_metrics({timing("s", {1.06})}, {timing("s", {1.0})})[0].verdict, Verdict::kRegression);
+  EXPECT_EQ(compare_metrics({timing("s", {1.04})}, {timing("s", {1.0})})[0].verdict,
+            Verdict::kUnchanged);
+  EXPECT_EQ(compare_metrics({timing("s", {1.06})}, {timing("s", {1.0})})[0].verdict,
+            Verdict::kRegression);
   CompareOptions strict;
   strict.min_change = 0.01;
-  EXPECT_EQ(compare_metrics({timing("s", {1.04})}, {timing("s", {1.0})}, strict)[0].verdict, Verdict::kRegression);
+  EXPECT_EQ(compare_metrics({timing("s", {1.04})}, {timing("s", {1.0})}, strict)[0].verdict,
+            Verdict::kRegression);
 }
 
 TEST(BenchCompare, DirectionFollowsBetter) {
@@ -82,11 +88,13 @@ TEST(BenchCompare, DirectionFollowsBetter) {
   EXPECT_EQ(find(ch, "fps").verdict, Verdict::kRegression);
   EXPECT_NEAR(find(ch, "fps").change, -0.5, 1e-12);
   // higher throughput = improvement
-  EXPECT_EQ(compare_metrics({rate("fps", {30})}, {rate("fps", {20})})[0].verdict, Verdict::kImprovement);
+  EXPECT_EQ(compare_metrics({rate("fps", {30})}, {rate("fps", {20})})[0].verdict,
+            Verdict::kImprovement);
 }
 
 TEST(BenchCompare, NewAndMissingMetrics) {
-  auto ch = compare_metrics({timing("a", {1}), timing("new_one", {2})}, {timing("a", {1}), timing("gone", {3})});
+  auto ch = compare_metrics({timing("a", {1}), timing("new_one", {2})},
+                            {timing("a", {1}), timing("gone", {3})});
   ASSERT_EQ(ch.size(), 3u);
   EXPECT_EQ(ch[0].name, "a");
   EXPECT_EQ(ch[0].verdict, Verdict::kUnchanged);

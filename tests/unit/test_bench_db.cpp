@@ -1,10 +1,9 @@
 // The wan22 bench results database: runs, samples, baselines, history, bad files.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cmath>
 #include <fstream>
-
-#include <sqlite3.h>
 
 #include "bench/results_db.h"
 #include "bench/stats.h"
@@ -34,7 +33,8 @@ RunRecord make_run(double scale, int threads, const std::string& suite = "quick"
   r.suite = suite;
   r.device = "cpu";
   r.model = "demo";
-  r.metrics.push_back(timing_metric("video_2s_s", {1.0 * scale, 1.1 * scale, 0.9 * scale}, "49 frames"));
+  r.metrics.push_back(
+      timing_metric("video_2s_s", {1.0 * scale, 1.1 * scale, 0.9 * scale}, "49 frames"));
   Metric fps;
   fps.name = "throughput_fps";
   fps.unit = "frames/s";
@@ -45,13 +45,15 @@ RunRecord make_run(double scale, int threads, const std::string& suite = "quick"
   Metric nan = timing_metric("empty_s", {});  // a metric without samples: value NaN
   r.metrics.push_back(nan);
   r.stages = {{"text_encode", 0.1 * scale}, {"denoise", 0.6 * scale}, {"vae_decode", 0.3 * scale}};
+  r.stages_of = "the 2-second video";
   return r;
 }
 
 }  // namespace
 
 TEST(BenchDb, RunRoundTripsWithSamples) {
-  const std::string path = wan22::test::temp_dir() + "/sub/dir/bench.sqlite";  // directories are created
+  const std::string path =
+      wan22::test::temp_dir() + "/sub/dir/bench.sqlite";  // directories are created
   ResultsDb db = ResultsDb::open(path);
   RunRecord in = make_run(1.0, 2);
   const int64_t id = db.save_run(in);
@@ -76,6 +78,7 @@ TEST(BenchDb, RunRoundTripsWithSamples) {
   ASSERT_EQ(out.stages.size(), 3u);
   EXPECT_EQ(out.stages[1].name, "denoise");
   EXPECT_DOUBLE_EQ(out.stages[1].seconds, 0.6);
+  EXPECT_EQ(out.stages_of, "the 2-second video");
 }
 
 TEST(BenchDb, ReopenKeepsRunsAndBaselines) {
@@ -153,7 +156,8 @@ TEST(BenchDb, NotADatabaseIsAClearError) {
   const std::string path = wan22::test::temp_dir() + "/garbage.sqlite";
   {
     std::ofstream out(path);
-    out << "this is not an SQLite file, just some text that is long enough to be a header...........";
+    out << "this is not an SQLite file, just some text that is long enough to be a "
+           "header...........";
   }
   try {
     ResultsDb::open(path);
@@ -167,7 +171,8 @@ TEST(BenchDb, ForeignSqliteFileIsRefusedUntouched) {
   const std::string path = wan22::test::temp_dir() + "/other.sqlite";
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE customers(id INTEGER)", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE customers(id INTEGER)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
   sqlite3_close(db);
   try {
     ResultsDb::open(path);
@@ -178,7 +183,8 @@ TEST(BenchDb, ForeignSqliteFileIsRefusedUntouched) {
   }
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, nullptr),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), 1);  // still only its own table
   sqlite3_finalize(st);
@@ -190,7 +196,8 @@ TEST(BenchDb, UnwritableLocationNamesThePath) {
     ResultsDb::open("/proc/wan22-no/bench.sqlite");
     FAIL() << "no error";
   } catch (const wan22::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("/proc/wan22-no/bench.sqlite"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("/proc/wan22-no/bench.sqlite"), std::string::npos)
+        << e.what();
   }
 }
 

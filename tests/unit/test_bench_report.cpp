@@ -6,6 +6,7 @@
 #include <set>
 #include <stack>
 
+#include "bench/gpu_stages.h"
 #include "bench/record_json.h"
 #include "bench/report.h"
 #include "bench/svg_chart.h"
@@ -24,7 +25,8 @@ size_t count(const std::string& s, const std::string& what) {
 // Checks that every element is closed in order (HTML void elements and <.../> excepted).
 // Returns "" when balanced, else the first problem.
 std::string tag_balance(const std::string& html) {
-  static const std::set<std::string> kVoid = {"meta", "br", "hr", "img", "input", "link", "!doctype"};
+  static const std::set<std::string> kVoid = {"meta",  "br",   "hr",      "img",
+                                              "input", "link", "!doctype"};
   std::stack<std::string> open;
   size_t p = 0;
   while ((p = html.find('<', p)) != std::string::npos) {
@@ -77,7 +79,8 @@ RunRecord sample_run() {
   r.model = "demo";
   r.metrics.push_back(timing_metric("model_load_s", {0.2, 0.21, 0.19}));
   r.metrics.push_back(timing_metric("single_image_s", {0.1, 0.105, 0.095}));
-  r.metrics.push_back(timing_metric("video_2s_s", {1.0, 1.1, 0.9}, "note with <script>alert(1)</script>"));
+  r.metrics.push_back(
+      timing_metric("video_2s_s", {1.0, 1.1, 0.9}, "note with <script>alert(1)</script>"));
   r.metrics.push_back(timing_metric("step_s", {0.05, 0.05, 0.05}));
   r.metrics.push_back(timing_metric("vae_decode_s", {0.7, 0.7, 0.7}));
   Metric fps;
@@ -88,6 +91,7 @@ RunRecord sample_run() {
   fps.value = 49;
   r.metrics.push_back(fps);
   r.stages = {{"text_encode", 0.05}, {"denoise", 0.25}, {"vae_decode", 0.7}};
+  r.stages_of = "the 2-second video (49 frames 256x160, 4 steps)";
   return r;
 }
 
@@ -133,7 +137,8 @@ TEST(BenchReport, ComparisonFindsTheSlowdown) {
   size_t regressions = count_verdict(rep.comparison->changes, Verdict::kRegression);
   EXPECT_EQ(regressions, 1u);  // video_2s_s doubled
   ASSERT_FALSE(rep.comparison->warnings.empty());
-  EXPECT_NE(rep.comparison->warnings[0].find("4 CPU threads"), std::string::npos) << rep.comparison->warnings[0];
+  EXPECT_NE(rep.comparison->warnings[0].find("4 CPU threads"), std::string::npos)
+      << rep.comparison->warnings[0];
 }
 
 TEST(BenchReport, JsonHasTheDocumentedFormat) {
@@ -192,6 +197,7 @@ TEST(BenchReport, JsonRoundTrips) {
     EXPECT_EQ(out.metrics[i].better, in.metrics[i].better);
   }
   ASSERT_EQ(out.stages.size(), 3u);
+  EXPECT_EQ(out.stages_of, in.stages_of);
   EXPECT_THROW(run_from_json(nlohmann::ordered_json::parse(R"({"revision": "x"})")), wan22::Error);
 }
 
@@ -202,7 +208,8 @@ TEST(BenchReport, HtmlIsWellFormedSelfContainedAndHasTheCharts) {
   // charts: the stage bar chart and one history line chart per metric
   EXPECT_EQ(count(html, "<svg"), 1u + sample_run().metrics.size());
   EXPECT_EQ(count(html, "class=\"chart bar-chart\""), 1u);
-  EXPECT_NE(html.find("Time per stage"), std::string::npos);
+  EXPECT_NE(html.find("Time per stage of the 2-second video (49 frames 256x160, 4 steps)"),
+            std::string::npos);
   EXPECT_NE(html.find("id=\"targets\""), std::string::npos);
   EXPECT_NE(html.find("id=\"comparison\""), std::string::npos);
   EXPECT_NE(html.find(">regression<"), std::string::npos);
@@ -214,7 +221,8 @@ TEST(BenchReport, HtmlIsWellFormedSelfContainedAndHasTheCharts) {
   EXPECT_EQ(html.find(" src="), std::string::npos);
   EXPECT_EQ(html.find("href="), std::string::npos);
   std::regex url(R"(https?://)");
-  std::string without_ns = std::regex_replace(html, std::regex(R"(xmlns="http://www\.w3\.org/2000/svg")"), "");
+  std::string without_ns =
+      std::regex_replace(html, std::regex(R"(xmlns="http://www\.w3\.org/2000/svg")"), "");
   EXPECT_FALSE(std::regex_search(without_ns, url));
   EXPECT_NE(html.find("Test CPU &lt;9000&gt; &amp; co"), std::string::npos);
   EXPECT_EQ(tag_balance("<p><b>x</p></b>"), "close </p> while <b> is open");  // the checker itself
@@ -222,8 +230,9 @@ TEST(BenchReport, HtmlIsWellFormedSelfContainedAndHasTheCharts) {
 
 TEST(BenchReport, MarkdownHasTablesAndSections) {
   const std::string md = report_markdown(sample_report());
-  for (const char* h : {"# wan22 bench report", "## Run", "## Time per stage", "## Metrics", "## Targets",
-                        "## Comparison with baseline 'base'", "## Recommendations", "## History", "### video_2s_s"})
+  for (const char* h :
+       {"# wan22 bench report", "## Run", "## Time per stage", "## Metrics", "## Targets",
+        "## Comparison with baseline 'base'", "## Recommendations", "## History", "### video_2s_s"})
     EXPECT_NE(md.find(h), std::string::npos) << h;
   // every row of the comparison table has 6 cells
   std::istringstream in(md.substr(md.find("## Comparison")));
@@ -248,7 +257,8 @@ TEST(BenchReport, TextNamesRegressionsTargetsAndRecommendations) {
 }
 
 TEST(BenchTargets, PassFailAndNotMeasured) {
-  std::vector<Metric> m = {timing_metric("model_load_s", {200}), timing_metric("single_image_s", {30})};
+  std::vector<Metric> m = {timing_metric("model_load_s", {200}),
+                           timing_metric("single_image_s", {30})};
   auto t = check_targets(m, default_target_specs(), false);
   ASSERT_EQ(t.size(), 4u);
   EXPECT_EQ(t[0].status, TargetStatus::kFail);  // 200 > 180
@@ -270,7 +280,8 @@ TEST(BenchTargets, GpuMetricsAnswerTheVideoAndMemoryTargets) {
   peak2.value = 13.0;
   budget.name = "peak_vram_gib_budget8";  // a budget run is not the resident peak
   budget.value = 30.0;
-  std::vector<Metric> m = {timing_metric("generate_720p_49f_50steps_s", {40}), peak1, peak2, budget};
+  std::vector<Metric> m = {timing_metric("generate_720p_49f_50steps_s", {40}), peak1, peak2,
+                           budget};
   auto t = check_targets(m, default_target_specs(), false);
   EXPECT_EQ(t[2].metric, "generate_720p_49f_50steps_s");
   EXPECT_EQ(t[2].status, TargetStatus::kPass);
@@ -294,13 +305,15 @@ TEST(BenchRecommend, OnlyWhatTheNumbersShow) {
       if (x.topic == topic && x.text.find(text) != std::string::npos) return true;
     return false;
   };
-  EXPECT_TRUE(has("stage", "VAE decoding is 70% of the time")) << (recs.empty() ? "" : recs[0].text);
+  EXPECT_TRUE(has("stage", "VAE decoding is 70% of the time"))
+      << (recs.empty() ? "" : recs[0].text);
   EXPECT_TRUE(has("loading", "loading the model takes longer"));  // 0.2 s load > 0.1 s image
   EXPECT_FALSE(has("threads", ""));
   EXPECT_FALSE(has("regression", ""));  // no comparison given
   EXPECT_FALSE(has("noise", ""));       // every band <= 10%
 
-  r.stages = {{"text_encode", 0.1}, {"denoise", 0.5}, {"vae_decode", 0.4}};  // denoise is the largest: 50%
+  r.stages = {
+      {"text_encode", 0.1}, {"denoise", 0.5}, {"vae_decode", 0.4}};  // denoise is the largest: 50%
   r.metrics[1] = timing_metric("single_image_s", {0.5});
   r.metrics[2] = timing_metric("video_2s_s", {1.0, 1.3, 0.8});  // +-25%
   in.hardware_threads = 8;
@@ -332,7 +345,8 @@ TEST(BenchSvg, ChartsHaveOneMarkPerValue) {
   EXPECT_NE(bars.find("c &amp; d"), std::string::npos);
   EXPECT_NE(bars.find("(66.7%)"), std::string::npos);  // b's share of 4.5 s
   EXPECT_EQ(tag_balance(bars), "");
-  std::string line = svg_line_chart("video_2s_s (s)", {{"run 1", 1.0, 0.1}, {"run 2", 1.2, 0}, {"run 3", 2.0, 0, true}}, "s");
+  std::string line = svg_line_chart(
+      "video_2s_s (s)", {{"run 1", 1.0, 0.1}, {"run 2", 1.2, 0}, {"run 3", 2.0, 0, true}}, "s");
   EXPECT_EQ(count(line, "<circle"), 3u);
   EXPECT_EQ(count(line, "<polyline"), 1u);
   EXPECT_EQ(count(line, "fill=\"#d9480f\""), 1u);  // the current run
@@ -345,14 +359,52 @@ TEST(BenchSvg, ChartsHaveOneMarkPerValue) {
 TEST(BenchRecommend, GpuWorkloadShares) {
   RunRecord r;
   r.device = "cuda";
-  r.metrics = {timing_metric("generate_720p_121f_50steps_s", {80}), timing_metric("vae_decode_720p_121f_s", {20}),
-               timing_metric("text_encode_720p_121f_s", {1}), timing_metric("generate_480p_121f_50steps_s", {30}),
-               timing_metric("vae_decode_480p_121f_s", {3})};
+  r.metrics = {timing_metric("generate_720p_121f_50steps_s", {80}),
+               timing_metric("generate_720p_121f_50steps_decode_s", {20}),
+               timing_metric("generate_720p_121f_50steps_text_s", {1}),
+               timing_metric("generate_480p_121f_50steps_s", {30}),
+               timing_metric("vae_decode_480p_121f_s", {3})};  // the fallback: 10%
   RecommendInputs in;
   in.run = &r;
   auto recs = recommend(in);
-  ASSERT_EQ(recs.size(), 1u);  // 720p VAE 25%; text 1.25% and 480p VAE 10% say nothing
-  EXPECT_NE(recs[0].text.find("VAE decoding is 25% of the whole 720p_121f generation"), std::string::npos)
+  ASSERT_EQ(recs.size(), 1u);  // 720p VAE 25%; its text 1.25% and 480p VAE 10% say nothing
+  EXPECT_NE(recs[0].text.find("VAE decoding is 25% of the whole 720p_121f generation"),
+            std::string::npos)
       << recs[0].text;
-  EXPECT_NE(recs[0].evidence.find("vae_decode_720p_121f_s"), std::string::npos);
+  EXPECT_NE(recs[0].evidence.find("generate_720p_121f_50steps_decode_s"), std::string::npos);
+  r.metrics[4] = timing_metric("vae_decode_480p_121f_s", {9});  // 30% through the fallback
+  recs = recommend(in);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_NE(recs[1].evidence.find("vae_decode_480p_121f_s"), std::string::npos);
+}
+
+TEST(BenchGpuStages, LongestGenerationGivesTheStages) {
+  std::vector<Metric> m = {timing_metric("generate_480p_121f_50steps_s", {30}),
+                           timing_metric("generate_480p_121f_50steps_text_s", {0.5}),
+                           timing_metric("generate_720p_121f_50steps_s", {80}),
+                           timing_metric("generate_720p_121f_50steps_text_s", {1}),
+                           timing_metric("generate_720p_121f_50steps_denoise_s", {70}),
+                           timing_metric("generate_720p_121f_50steps_decode_s", {9}),
+                           timing_metric("generate_720p_121f_50steps_step_s", {1.4})};
+  StageSet s = gpu_generation_stages(m);
+  ASSERT_EQ(s.stages.size(), 3u);
+  EXPECT_EQ(s.stages[0].name, "text_encode");
+  EXPECT_DOUBLE_EQ(s.stages[1].seconds, 70);
+  EXPECT_EQ(s.stages[2].name, "vae_decode");
+  EXPECT_EQ(s.of, "the whole 720p_121f generation (50 steps)");
+  EXPECT_TRUE(
+      gpu_generation_stages({timing_metric("dit_forward_720p_121f_s", {0.8})}).stages.empty());
+  // the stage advice speaks of the GPU run's own stages
+  RunRecord r;
+  r.device = "cuda";
+  r.metrics = m;
+  r.stages = s.stages;
+  r.stages_of = s.of;
+  RecommendInputs in;
+  in.run = &r;
+  auto recs = recommend(in);
+  ASSERT_FALSE(recs.empty());
+  EXPECT_NE(recs[0].text.find("denoising is 88% of the time"), std::string::npos) << recs[0].text;
+  EXPECT_EQ(recs[0].text.find("GPU DiT"), std::string::npos) << recs[0].text;
+  EXPECT_NE(recs[0].evidence.find("of the whole 720p_121f generation"), std::string::npos);
 }

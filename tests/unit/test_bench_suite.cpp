@@ -15,7 +15,8 @@ using namespace wan22::bench;
 
 namespace {
 wan22::pipeline::CheckpointPaths demo_paths() {
-  static const std::string dir = wan22::pipeline::ensure_demo_model(wan22::test::temp_dir() + "/demo");
+  static const std::string dir =
+      wan22::pipeline::ensure_demo_model(wan22::test::temp_dir() + "/demo");
   auto p = wan22::pipeline::locate_checkpoint(dir);
   p.demo = true;
   return p;
@@ -78,9 +79,10 @@ TEST(BenchSuite, RunsEveryWorkloadOnTheDemoModel) {
   std::vector<std::string> lines;
   o.on_progress = [&](const std::string& l) { lines.push_back(l); };
   CpuSuiteResult r = run_cpu_suite(o);
-  for (const char* name : {"model_load_s", "load_dit_s", "load_vae_s", "load_text_encoder_s", "single_image_s",
-                           "video_2s_s", "text_encode_s", "denoise_s", "step_s", "vae_decode_s", "throughput_fps",
-                           "single_image_96x64_s", "video_2s_96x64_s", "step_96x64_s", "throughput_96x64_fps"}) {
+  for (const char* name :
+       {"model_load_s", "load_dit_s", "load_vae_s", "load_text_encoder_s", "single_image_s",
+        "video_2s_s", "text_encode_s", "denoise_s", "step_s", "vae_decode_s", "throughput_fps",
+        "single_image_96x64_s", "video_2s_96x64_s", "step_96x64_s", "throughput_96x64_fps"}) {
     const Metric* m = find(r.metrics, name);
     ASSERT_NE(m, nullptr) << name;
     EXPECT_EQ(m->samples.size(), 2u) << name;
@@ -90,7 +92,8 @@ TEST(BenchSuite, RunsEveryWorkloadOnTheDemoModel) {
   ASSERT_NE(util, nullptr);
   EXPECT_EQ(util->better, Better::kHigher);
   EXPECT_GT(util->value, 0.0);
-  EXPECT_LE(util->value, 1.5);  // CPU time cannot exceed wall time x threads (plus clock granularity)
+  EXPECT_LE(util->value,
+            1.5);  // CPU time cannot exceed wall time x threads (plus clock granularity)
   EXPECT_EQ(find(r.metrics, "cpu_utilization_96x64"), nullptr);  // main size only
   const Metric* fps = find(r.metrics, "throughput_fps");
   EXPECT_EQ(fps->better, Better::kHigher);
