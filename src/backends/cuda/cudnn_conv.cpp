@@ -5,7 +5,8 @@
 #if __has_include(<cudnn.h>)
 #define WAN22_HAVE_CUDNN_HEADER 1
 #include <cudnn.h>
-#include <dlfcn.h>
+
+#include "backends/cuda/cudnn_library.h"
 #endif
 
 #include <algorithm>
@@ -48,62 +49,38 @@ struct Api {
   decltype(&cudnnConvolutionForward) Forward = nullptr;
 };
 
-template <class F>
-bool sym(Api& a, F& f, const char* name) {
-  f = reinterpret_cast<F>(dlsym(a.lib, name));
-  if (!f) a.error = std::string("symbol ") + name + " missing in " + a.path;
-  return f != nullptr;
-}
-
 const Api& api() {
   static Api a = [] {
     Api r;
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("WAN22_CUDNN")) candidates.emplace_back(env);
-    candidates.insert(
-        candidates.end(),
-        {"libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9",
-         "/usr/local/cuda/lib/libcudnn.so.9", "/usr/lib/x86_64-linux-gnu/libcudnn.so.9",
-         "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9",
-         "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcudnn.so.9"});
-    std::string tried;
-    for (const auto& c : candidates) {
-      r.lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (r.lib) {
-        r.path = c;
-        break;
-      }
-      const char* e = dlerror();
-      tried += "\n  " + c + ": " + (e ? e : "?");
-    }
-    if (!r.lib) {
-      r.error = "libcudnn.so.9 not found (set WAN22_CUDNN):" + tried;
+    const CudnnLibrary& lib = cudnn_library();
+    r.path = lib.path;
+    if (!lib.handle) {
+      r.error = lib.error;
       return r;
     }
-    bool ok = sym(r, r.GetVersion, "cudnnGetVersion") &&
-              sym(r, r.GetErrorString, "cudnnGetErrorString") &&
-              sym(r, r.GetLastErrorString, "cudnnGetLastErrorString") &&
-              sym(r, r.Create, "cudnnCreate") && sym(r, r.Destroy, "cudnnDestroy") &&
-              sym(r, r.SetStream, "cudnnSetStream") &&
-              sym(r, r.CreateTensor, "cudnnCreateTensorDescriptor") &&
-              sym(r, r.SetTensorNd, "cudnnSetTensorNdDescriptor") &&
-              sym(r, r.DestroyTensor, "cudnnDestroyTensorDescriptor") &&
-              sym(r, r.CreateFilter, "cudnnCreateFilterDescriptor") &&
-              sym(r, r.SetFilterNd, "cudnnSetFilterNdDescriptor") &&
-              sym(r, r.DestroyFilter, "cudnnDestroyFilterDescriptor") &&
-              sym(r, r.CreateConv, "cudnnCreateConvolutionDescriptor") &&
-              sym(r, r.SetConvNd, "cudnnSetConvolutionNdDescriptor") &&
-              sym(r, r.SetConvMath, "cudnnSetConvolutionMathType") &&
-              sym(r, r.DestroyConv, "cudnnDestroyConvolutionDescriptor") &&
-              sym(r, r.GetOutputDim, "cudnnGetConvolutionNdForwardOutputDim") &&
-              sym(r, r.GetAlgoMaxCount, "cudnnGetConvolutionForwardAlgorithmMaxCount") &&
-              sym(r, r.GetAlgo, "cudnnGetConvolutionForwardAlgorithm_v7") &&
-              sym(r, r.GetWorkspace, "cudnnGetConvolutionForwardWorkspaceSize") &&
-              sym(r, r.Forward, "cudnnConvolutionForward");
-    if (!ok) {
-      dlclose(r.lib);
-      r.lib = nullptr;
-    }
+    r.lib = lib.handle;
+    bool ok = cudnn_symbol(r, r.GetVersion, "cudnnGetVersion") &&
+              cudnn_symbol(r, r.GetErrorString, "cudnnGetErrorString") &&
+              cudnn_symbol(r, r.GetLastErrorString, "cudnnGetLastErrorString") &&
+              cudnn_symbol(r, r.Create, "cudnnCreate") &&
+              cudnn_symbol(r, r.Destroy, "cudnnDestroy") &&
+              cudnn_symbol(r, r.SetStream, "cudnnSetStream") &&
+              cudnn_symbol(r, r.CreateTensor, "cudnnCreateTensorDescriptor") &&
+              cudnn_symbol(r, r.SetTensorNd, "cudnnSetTensorNdDescriptor") &&
+              cudnn_symbol(r, r.DestroyTensor, "cudnnDestroyTensorDescriptor") &&
+              cudnn_symbol(r, r.CreateFilter, "cudnnCreateFilterDescriptor") &&
+              cudnn_symbol(r, r.SetFilterNd, "cudnnSetFilterNdDescriptor") &&
+              cudnn_symbol(r, r.DestroyFilter, "cudnnDestroyFilterDescriptor") &&
+              cudnn_symbol(r, r.CreateConv, "cudnnCreateConvolutionDescriptor") &&
+              cudnn_symbol(r, r.SetConvNd, "cudnnSetConvolutionNdDescriptor") &&
+              cudnn_symbol(r, r.SetConvMath, "cudnnSetConvolutionMathType") &&
+              cudnn_symbol(r, r.DestroyConv, "cudnnDestroyConvolutionDescriptor") &&
+              cudnn_symbol(r, r.GetOutputDim, "cudnnGetConvolutionNdForwardOutputDim") &&
+              cudnn_symbol(r, r.GetAlgoMaxCount, "cudnnGetConvolutionForwardAlgorithmMaxCount") &&
+              cudnn_symbol(r, r.GetAlgo, "cudnnGetConvolutionForwardAlgorithm_v7") &&
+              cudnn_symbol(r, r.GetWorkspace, "cudnnGetConvolutionForwardWorkspaceSize") &&
+              cudnn_symbol(r, r.Forward, "cudnnConvolutionForward");
+    if (!ok) r.lib = nullptr;  // the handle stays open: it is shared
     return r;
   }();
   return a;

@@ -8,7 +8,8 @@
 #if __has_include(<cudnn.h>)
 #define WAN22_HAVE_CUDNN_HEADER 1
 #include <cudnn.h>
-#include <dlfcn.h>
+
+#include "backends/cuda/cudnn_library.h"
 #endif
 
 #include <cmath>
@@ -41,47 +42,29 @@ struct Api {
   decltype(&cudnnBackendExecute) Execute = nullptr;
 };
 
-template <class F>
-bool sym(Api& a, F& f, const char* name) {
-  f = reinterpret_cast<F>(dlsym(a.lib, name));
-  if (!f) a.error = std::string("symbol ") + name + " missing in " + a.path;
-  return f != nullptr;
-}
-
 const Api& api() {
   static Api a = [] {
     Api r;
-    std::vector<std::string> candidates;
-    if (const char* env = std::getenv("WAN22_CUDNN")) candidates.emplace_back(env);
-    candidates.insert(candidates.end(),
-                      {"libcudnn.so.9", "/usr/local/cuda/lib64/libcudnn.so.9", "/usr/lib/x86_64-linux-gnu/libcudnn.so.9",
-                       "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cudnn/lib/libcudnn.so.9",
-                       "/opt/torch/.venv/lib/python3.12/site-packages/nvidia/cu13/lib/libcudnn.so.9"});
-    std::string tried;
-    for (const auto& c : candidates) {
-      r.lib = dlopen(c.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (r.lib) {
-        r.path = c;
-        break;
-      }
-      const char* e = dlerror();
-      tried += "\n  " + c + ": " + (e ? e : "?");
-    }
-    if (!r.lib) {
-      r.error = "libcudnn.so.9 not found (set WAN22_CUDNN):" + tried;
+    const CudnnLibrary& lib = cudnn_library();
+    r.path = lib.path;
+    if (!lib.handle) {
+      r.error = lib.error;
       return r;
     }
-    bool ok = sym(r, r.GetVersion, "cudnnGetVersion") && sym(r, r.GetErrorString, "cudnnGetErrorString") &&
-              sym(r, r.GetLastErrorString, "cudnnGetLastErrorString") && sym(r, r.Create, "cudnnCreate") &&
-              sym(r, r.Destroy, "cudnnDestroy") && sym(r, r.SetStream, "cudnnSetStream") &&
-              sym(r, r.CreateDescriptor, "cudnnBackendCreateDescriptor") &&
-              sym(r, r.DestroyDescriptor, "cudnnBackendDestroyDescriptor") &&
-              sym(r, r.SetAttribute, "cudnnBackendSetAttribute") && sym(r, r.GetAttribute, "cudnnBackendGetAttribute") &&
-              sym(r, r.Finalize, "cudnnBackendFinalize") && sym(r, r.Execute, "cudnnBackendExecute");
-    if (!ok) {
-      dlclose(r.lib);
-      r.lib = nullptr;
-    }
+    r.lib = lib.handle;
+    bool ok = cudnn_symbol(r, r.GetVersion, "cudnnGetVersion") &&
+              cudnn_symbol(r, r.GetErrorString, "cudnnGetErrorString") &&
+              cudnn_symbol(r, r.GetLastErrorString, "cudnnGetLastErrorString") &&
+              cudnn_symbol(r, r.Create, "cudnnCreate") &&
+              cudnn_symbol(r, r.Destroy, "cudnnDestroy") &&
+              cudnn_symbol(r, r.SetStream, "cudnnSetStream") &&
+              cudnn_symbol(r, r.CreateDescriptor, "cudnnBackendCreateDescriptor") &&
+              cudnn_symbol(r, r.DestroyDescriptor, "cudnnBackendDestroyDescriptor") &&
+              cudnn_symbol(r, r.SetAttribute, "cudnnBackendSetAttribute") &&
+              cudnn_symbol(r, r.GetAttribute, "cudnnBackendGetAttribute") &&
+              cudnn_symbol(r, r.Finalize, "cudnnBackendFinalize") &&
+              cudnn_symbol(r, r.Execute, "cudnnBackendExecute");
+    if (!ok) r.lib = nullptr;  // the handle stays open: it is shared
     return r;
   }();
   return a;
