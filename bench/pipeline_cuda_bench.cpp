@@ -3,7 +3,7 @@
 //   wan22_pipeline_cuda_bench [--json FILE] [--revision REV] [--workloads 720p_121f,...]
 //                             [--parts dit,vae,text,generate] [--generate-workloads 720p_121f,...]
 //                             [--reps N] [--warmup N] [--steps N]
-//                             [--model DIR] [--vram-budget GIB]
+//                             [--model DIR] [--vram-budget GIB] [--dit-fp8]
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
       else if (a == "--warmup") o.warmup = std::stoi(val());
       else if (a == "--steps") o.generate_steps = std::stoi(val());
       else if (a == "--vram-budget") o.vram_budget_gib = std::stod(val());
+      else if (a == "--dit-fp8") o.dit_fp8 = true;
       else if (a == "--model") {
         o.model_dir = val();
         o.random_weights = false;

@@ -30,6 +30,8 @@
 #include "pipeline/checkpoint.h"
 #include "pipeline/demo_model.h"
 #include "pipeline/progress.h"
+#include "perf/monitor.h"
+#include "perf/thermal.h"
 #include "pipeline/ti2v_pipeline.h"
 #include "sched/scheduler.h"
 
@@ -253,12 +255,30 @@ int run_generate(int argc, char** argv) {
                  req.frames, req.denoise.steps, req.denoise.solver.c_str());
   }
   pipeline::ProgressBar bar("denoising", req.denoise.steps, show ? stderr : nullptr, a.plain);
+  // Monitoring (performance_monitoring.*) samples in the background while the job runs; the
+  // thermal governor (thermal_management.*) paces the steps when a GPU or CPU runs hot.
+  auto notice = [&](const std::string& m) {
+    if (show) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
+  };
+  std::shared_ptr<perf::GpuProvider> gpu(perf::make_nvml_provider());
+  perf::MonitorOptions mo = perf::monitor_options(settings);
+  mo.gpu = gpu;
+  perf::Monitor monitor(mo);
+  monitor.start();
+  perf::ThermalGovernor governor(perf::thermal_options(settings), perf::direct_thermal_sensor(gpu), notice);
+  const auto t_job = std::chrono::steady_clock::now();
   auto result = pipe.generate(
-      req, [&](int i, int, double) { bar.update(i); },
-      [&](const std::string& m) {
-        if (show) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
-      });
+      req,
+      [&](int i, int n, double step_s) {
+        bar.update(i);
+        monitor.speed().step_done(step_s);
+        if (i < n) governor.between_steps(i);  // pauses happen here, outside the step timing
+      },
+      notice);
   bar.finish();
+  monitor.speed().job_done(static_cast<uint64_t>(result.frames),
+                           std::chrono::duration<double>(std::chrono::steady_clock::now() - t_job).count());
+  monitor.stop();
 
   auto t0 = std::chrono::steady_clock::now();
   auto frames = media::video_tensor_to_frames(result.video);

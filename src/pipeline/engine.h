@@ -60,6 +60,8 @@ class Engine {
   virtual Tensor encode_image(const Tensor& image) = 0;
   // latent [z, F, h, w] (host) -> video [3, 1 + 4(F-1), H, W] (host, float32), raw (not clamped).
   virtual Tensor decode(const Tensor& latent) = 0;
+  // decode() clamped to [-1, 1] (the video generate() returns); engines may clamp on their device.
+  virtual Tensor decode_clamped(const Tensor& latent);
 
   // Where the loop's latents, solver history and CFG combine live.
   virtual sched::StepExecutor& executor() = 0;

@@ -8,7 +8,6 @@
 #include "media/image.h"
 #include "media/preprocess.h"
 #include "models/text/negative_prompt.h"
-#include "ops/ops.h"
 #include "pipeline/cpu_engine.h"
 #include "pipeline/model_loading.h"
 #include "pipeline/noise.h"
@@ -84,6 +83,8 @@ Tensor Ti2vPipeline::encode_prompt(const std::string& prompt) const {
 Tensor Ti2vPipeline::encode_image(const Tensor& image) const { return engine_->encode_image(image); }
 
 Tensor Ti2vPipeline::decode(const Tensor& latent) const { return engine_->decode(latent); }
+
+Tensor Ti2vPipeline::decode_clamped(const Tensor& latent) const { return engine_->decode_clamped(latent); }
 
 Tensor Ti2vPipeline::denoise(const Tensor& noise, const Tensor& context, const Tensor& context_null,
                              const Tensor& image_latent, const DenoiseParams& p, const StepCallback& on_step,
@@ -194,7 +195,7 @@ GenerateResult Ti2vPipeline::generate(const GenerateRequest& req, const StepCall
   });
   r.stages.push_back({"denoise", since(t0)});
   t0 = Clock::now();
-  r.video = ops::clamp(decode(latent), -1.0f, 1.0f);
+  r.video = decode_clamped(latent);
   r.stages.push_back({"vae_decode", since(t0)});
   r.width = width;
   r.height = height;

@@ -97,6 +97,8 @@ class Ti2vPipeline {
                  const LatentCallback& on_latent = {}) const;
   // latent [z, F, h, w] -> video [3, 1 + 4(F-1), H, W], raw (not clamped).
   Tensor decode(const Tensor& latent) const;
+  // decode() clamped to [-1, 1]: the video of generate().
+  Tensor decode_clamped(const Tensor& latent) const;
   // image [3, 1, H, W] in [-1, 1] -> normalised latent [z, 1, h, w].
   Tensor encode_image(const Tensor& image) const;
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "io/weight_store.h"
+#include "ops/ops.h"
 #include "pipeline/ti2v_pipeline.h"
 #include "test_util.h"
 
@@ -38,8 +39,10 @@ struct PipelineCaseErrors {
   double image_latent = 0, latent = 0, video = 0;
 };
 
+// tol bounds the image latent and every latent_i; video_tol (< 0: tol) the decoded video.
 inline PipelineCaseErrors run_pipeline_case(const pipeline::Ti2vPipeline& pipe, const std::string& name, double tol,
-                                            const std::string& tag) {
+                                            const std::string& tag, double video_tol = -1.0) {
+  if (video_tol < 0) video_tol = tol;
   PipelineCaseErrors r;
   auto cfg = pipeline_manifest()["cases"][name];
   auto fx = io::WeightStore::open(golden_dir() + "/" + name + ".safetensors");
@@ -70,7 +73,11 @@ inline PipelineCaseErrors run_pipeline_case(const pipeline::Ti2vPipeline& pipe, 
   testing::Test::RecordProperty(name + "_latent_rel_err", std::to_string(r.latent));
   testing::Test::RecordProperty(name + "_video_rel_err", std::to_string(r.video));
   EXPECT_LE(r.latent, tol);
-  EXPECT_LE(r.video, tol);
+  EXPECT_LE(r.video, video_tol);
+  // the clamped decode (generate()'s video) is the raw decode clamped to [-1, 1]
+  const Tensor clamped = pipe.decode_clamped(latent);
+  const double e_clamp = rel_err(clamped, ops::clamp(video, -1.0f, 1.0f));
+  EXPECT_LE(e_clamp, 1e-6) << "decode_clamped vs clamp(decode)";
   return r;
 }
 

@@ -100,7 +100,8 @@ Metric value_metric(const std::string& name, double v, const std::string& unit, 
 class Runner {
  public:
   Runner(const BenchOptions& o, CudaEngine& eng, pipeline::Ti2vPipeline& pipe, std::string weights)
-      : o_(o), eng_(eng), pipe_(pipe), weights_(std::move(weights)), st_(eng.stream()) {}
+      : o_(o), eng_(eng), pipe_(pipe), weights_(std::move(weights)), st_(eng.stream()),
+        fp8_(o.dit_fp8 ? "fp8_" : "") {}
 
   std::vector<Metric> metrics;
 
@@ -128,7 +129,7 @@ class Runner {
       allocator()->reset_peak();
       // The t2v runs warm up the kernels, plans and GEMM autotuning of this size for the rest.
       auto t = time_runs([&] { eng_.dit().forward(in, out, st_); }, i2v ? 0 : o_.warmup, o_.repeats, st_);
-      const std::string name = std::string("dit_forward_") + (i2v ? "i2v_" : "") + w.name;
+      const std::string name = "dit_forward_" + fp8_ + (i2v ? "i2v_" : "") + w.name;
       add(bench::timing_metric(name + "_s", t,
                                base + (i2v ? "; image-to-video (frame 0 at t=0); warm from the t2v runs" : "")));
       add(value_metric(name + "_tflops", flops / bench::median(t) / 1e12, "TFLOP/s", bench::Better::kHigher,
@@ -141,10 +142,10 @@ class Runner {
     auto t = time_runs([&] { eng_.dit().forward_cfg(in, static_cast<const bf16*>(ctx_u.raw_data()), c.text_len, out,
                                                      out_u, st_); },
                        0, o_.repeats, st_);
-    add(bench::timing_metric("dit_forward_cfg_" + w.name + "_s", t,
+    add(bench::timing_metric("dit_forward_cfg_" + fp8_ + w.name + "_s", t,
                              note("the CFG pair of one denoising step (forward_cfg), " + std::to_string(tokens) +
                                   " tokens per branch; warm from the t2v runs")));
-    add(value_metric("dit_forward_cfg_" + w.name + "_tflops", 2 * flops / bench::median(t) / 1e12, "TFLOP/s",
+    add(value_metric("dit_forward_cfg_" + fp8_ + w.name + "_tflops", 2 * flops / bench::median(t) / 1e12, "TFLOP/s",
                      bench::Better::kHigher, "2 forwards' FLOPs / median time"));
     cfg_median_[w.name] = bench::median(t);
   }
@@ -267,15 +268,15 @@ class Runner {
       Tensor latent = pipe_.denoise(noise, ctx[0], ctx[1], Tensor(), p, [&](int, int, double s) { steps.push_back(s); });
       denoise_s = std::chrono::duration<double>(Clock::now() - ta).count();
       ta = Clock::now();
-      Tensor video = ops::clamp(pipe_.decode(latent), -1.0f, 1.0f);
+      Tensor video = pipe_.decode_clamped(latent);
       decode_s = std::chrono::duration<double>(Clock::now() - ta).count();
     }
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string tag = w.name + "_" + std::to_string(o_.generate_steps) + "steps";
+    const std::string tag = fp8_ + w.name + "_" + std::to_string(o_.generate_steps) + "steps";
     add(bench::timing_metric("generate_" + tag + "_s", {total},
                              note("whole generation run ONCE (not a median): text encoding of the prompt and the "
                                   "negative prompt, " + std::to_string(o_.generate_steps) +
-                                  " UniPC steps with CFG (guidance 5), VAE decode to host, clamp")));
+                                  " UniPC steps with CFG (guidance 5), VAE decode, clamp, video to host")));
     add(bench::timing_metric("generate_" + tag + "_text_s", {text_s}, note("text encoding stage of that run")));
     add(bench::timing_metric("generate_" + tag + "_denoise_s", {denoise_s}, note("denoising stage of that run")));
     add(bench::timing_metric("generate_" + tag + "_decode_s", {decode_s}, note("VAE decode stage of that run")));
@@ -287,7 +288,7 @@ class Runner {
                        "median step minus the median CFG-pair forward: the loop's own cost (CFG combine, "
                        "solver, frame hold, synchronisation) -- the most a CUDA graph of the step could save"));
     }
-    add(value_metric("peak_vram_gib_generate_" + w.name, gib(allocator()->caching_stats().peak_bytes), "GiB",
+    add(value_metric("peak_vram_gib_generate_" + fp8_ + w.name, gib(allocator()->caching_stats().peak_bytes), "GiB",
                      bench::Better::kLower, "caching allocator high-water mark of the whole generation, "
                      "resident weights of every component included"));
   }
@@ -388,6 +389,7 @@ class Runner {
   pipeline::Ti2vPipeline& pipe_;
   std::string weights_;
   cudaStream_t st_;
+  std::string fp8_;  // "fp8_" in the DiT and generation metric names with fp8 DiT weights
   std::map<std::string, double> cfg_median_;
   std::set<std::string> encoded_res_;
 };
@@ -429,14 +431,18 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
     RandomEngineSpec spec;
     spec.dit = ti2v_5b_dit_config();
     spec.vae = models::vae::official_wan22_vae_config();
+    spec.dit_fp8 = opts.dit_fp8;
     if (wanted(opts.parts, std::string("text")) || wanted(opts.parts, std::string("generate"))) {
       spec.t5 = models::text::umt5_xxl_config();
     }
     engine = CudaEngine::random(spec);
-    weights = "TI2V-5B sizes, random bf16 weights";
+    weights = opts.dit_fp8 ? "TI2V-5B sizes, random weights (DiT blocks fp8 e4m3, the rest bf16)"
+                           : "TI2V-5B sizes, random bf16 weights";
   } else {
     const auto paths = pipeline::locate_checkpoint(opts.model_dir);
-    engine = CudaEngine::load(paths);
+    CudaEngineOptions eo;
+    eo.dit_fp8 = opts.dit_fp8;
+    engine = CudaEngine::load(paths, eo);
     tokenizer.emplace(models::text::T5Tokenizer::load(paths.tokenizer));
     weights = "checkpoint " + paths.root;
   }

@@ -25,6 +25,9 @@ struct BenchOptions {
   // Workloads of the whole-generation timing (each run once: minutes); empty = `workloads`.
   std::vector<std::string> generate_workloads;
   double vram_budget_gib = 0.0;     // 0: no budget
+  // DiT block weights in fp8 e4m3 (random weights only); the DiT and generation metric names then
+  // carry "_fp8" after their first word (dit_forward_fp8_720p_121f_s, generate_fp8_720p_121f_50steps_s).
+  bool dit_fp8 = false;
   std::function<void(const std::string&)> on_progress;  // one line per finished measurement
 };
 

@@ -7,6 +7,7 @@
 #include "backends/cuda/device.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/pipeline_cuda_kernels.h"
 #include "backends/cuda/sched_cuda.h"
 #include "backends/cuda/t5_cuda.h"
 #include "backends/cuda/vae_cuda.h"
@@ -144,7 +145,9 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
   if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
   record("load_dit", t0);
   t0 = Clock::now();
-  im->vae = VaeCuda::open(p.vae, p.vae_config, VaeCudaOptions{}, st);
+  VaeCudaOptions vo;
+  if (opts.vae_f32) vo.dtype = DType::kF32;
+  im->vae = VaeCuda::open(p.vae, p.vae_config, vo, st);
   record("load_vae", t0);
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
   return std::unique_ptr<CudaEngine>(new CudaEngine(std::move(im)));
@@ -157,7 +160,7 @@ std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec) {
   if (spec.t5) im->t5 = std::make_unique<T5Cuda>(*spec.t5, spec.seed + 1, st);
   im->dit_cfg = spec.dit;
   im->dit = std::make_unique<DitCuda>(dit_config_from(spec.dit));
-  im->dit->init_random(spec.seed + 2, st);
+  im->dit->init_random(spec.seed + 2, st, spec.dit_fp8 ? WeightFormat::kFP8 : WeightFormat::kBF16);
   if (spec.cudnn_attention) im->dit->use_cudnn_attention(true);
   im->vae = VaeCuda::random(spec.vae, spec.seed + 3, VaeCudaOptions{}, st);
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
@@ -189,6 +192,12 @@ Tensor CudaEngine::encode_image(const Tensor& image) {
 Tensor CudaEngine::decode_on_device(const Tensor& latent) { return impl_->vae->decode(latent, stream()); }
 
 Tensor CudaEngine::decode(const Tensor& latent) { return impl_->exec->download(decode_on_device(latent)); }
+
+Tensor CudaEngine::decode_clamped(const Tensor& latent) {
+  Tensor video = decode_on_device(latent);
+  clamp_f32_inplace(video.data<float>(), video.numel(), -1.0f, 1.0f, stream());
+  return impl_->exec->download(video);
+}
 
 sched::StepExecutor& CudaEngine::executor() { return *impl_->exec; }
 

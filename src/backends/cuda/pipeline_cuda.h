@@ -35,6 +35,8 @@ struct CudaEngineOptions {
   // memory (-1: all resident); fp8 e4m3 linear weights with per-channel scales instead of bf16.
   int dit_resident_blocks = -1;
   bool dit_fp8 = false;
+  // VAE activations and conv weights in f32 instead of bf16 (slower; the golden tests' accuracy mode).
+  bool vae_f32 = false;
 };
 
 // Random weights at given sizes (benchmarks): every component filled on the device from `seed`.
@@ -44,6 +46,7 @@ struct RandomEngineSpec {
   std::optional<models::text::T5Config> t5;  // nullopt: no text encoder
   uint64_t seed = 1;
   bool cudnn_attention = true;
+  bool dit_fp8 = false;  // fp8 e4m3 linear weights in the DiT's blocks
 };
 
 class CudaEngine final : public pipeline::Engine {
@@ -62,6 +65,7 @@ class CudaEngine final : public pipeline::Engine {
   std::vector<Tensor> encode_text(const models::text::TokenizedBatch& tokens) override;
   Tensor encode_image(const Tensor& image) override;
   Tensor decode(const Tensor& latent) override;
+  Tensor decode_clamped(const Tensor& latent) override;  // clamps on the GPU before the download
   sched::StepExecutor& executor() override;
   std::unique_ptr<pipeline::GuidedModel> guided_model(const Tensor& context, const Tensor& context_null,
                                                       bool first_frame_clean) override;
