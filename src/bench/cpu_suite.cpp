@@ -82,13 +82,13 @@ CpuSuitePlan plan_cpu_suite(const CpuSuiteOptions& o) {
     p.repeats = demo ? 3 : 1;
     p.warmup = demo ? 1 : 0;
     p.steps = demo ? 4 : 2;
-    p.sizes = demo ? std::vector<std::array<int, 2>>{{256, 160}}
+    p.sizes = demo ? std::vector<std::array<int, 2>>{{384, 224}}
                    : std::vector<std::array<int, 2>>{{832, 480}};
   } else if (o.suite == "full") {
     p.repeats = demo ? 5 : 2;
     p.warmup = 1;
     p.steps = demo ? 8 : 10;
-    p.sizes = demo ? std::vector<std::array<int, 2>>{{256, 160}, {384, 224}, {512, 288}}
+    p.sizes = demo ? std::vector<std::array<int, 2>>{{384, 224}, {256, 160}, {512, 288}}
                    : std::vector<std::array<int, 2>>{{832, 480}, {1280, 704}};
   } else {
     throw Error(ErrorCode::kInvalidArgument,

@@ -34,10 +34,10 @@ struct CpuSuitePlan {
   int fps = 24;
 };
 
-// quick: demo model 256x160 (big enough for the thread pool to pay), 4 steps, 3 repeats after 1
-// warm-up; a real checkpoint 832x480, 2 steps, 1 repeat, no warm-up. full: demo 256x160, 384x224,
-// 512x288, 8 steps, 5 repeats after 1 warm-up; real 832x480 and 1280x704, 10 steps, 2 repeats
-// after 1 warm-up. Explicit options override.
+// quick: demo model 384x224 (big enough for the thread pool to pay), 4 steps, 3 repeats after 1
+// warm-up; a real checkpoint 832x480, 2 steps, 1 repeat, no warm-up. full: demo 384x224 (main),
+// 256x160, 512x288, 8 steps, 5 repeats after 1 warm-up; real 832x480 and 1280x704, 10 steps,
+// 2 repeats after 1 warm-up. Explicit options override.
 // Throws Error(kInvalidArgument) for an unknown suite or workload, or a size not a multiple of 32.
 CpuSuitePlan plan_cpu_suite(const CpuSuiteOptions& opt);
 
