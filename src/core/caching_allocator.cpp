@@ -54,6 +54,7 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool pinned)
   Block* b = new Block{static_cast<char*>(p), size, true, seg, nullptr, nullptr};
   segment_heads_.push_back(b);
   s_.reserved_bytes += size;
+  s_.peak_reserved_bytes = std::max(s_.peak_reserved_bytes, s_.reserved_bytes);
   s_.segment_allocs++;
   s_.num_segments++;
   return b;
@@ -198,6 +199,7 @@ void CachingAllocator::set_budget(size_t budget_bytes) {
 void CachingAllocator::reset_peak() {
   std::lock_guard<std::mutex> lock(mu_);
   s_.peak_bytes = s_.current_bytes;
+  s_.peak_reserved_bytes = s_.reserved_bytes;
 }
 
 CachingStats CachingAllocator::caching_stats() const {

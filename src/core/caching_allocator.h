@@ -36,6 +36,7 @@ struct CachingOptions {
 
 struct CachingStats : AllocatorStats {
   uint64_t free_cached_bytes = 0;   // reserved but not handed out
+  uint64_t peak_reserved_bytes = 0; // high-water mark of reserved_bytes (since reset_peak)
   uint64_t largest_free_block = 0;
   uint64_t num_segments = 0;
   uint64_t segment_allocs = 0;      // raw allocations made

@@ -29,6 +29,10 @@
 #include "pipeline/checkpoint.h"
 #include "pipeline/noise.h"
 #include "pipeline/ti2v_pipeline.h"
+#include "perf/sysinfo.h"
+#include "plan/hardware.h"
+#include "plan/memory_model.h"
+#include "plan/planner.h"
 #include "sched/scheduler.h"
 
 namespace wan22::cuda {
@@ -215,7 +219,10 @@ class Runner {
                      bench::Better::kHigher, "GEMM + attention FLOPs / median time"));
   }
 
-  void generate(const Workload& w) {
+  // One whole generation. `variant`: "" (the engine as loaded: every component resident) or
+  // "budget8" (a memory-planned engine: metric names generate_<w>_budget8_*; the peak is the
+  // device memory of the process: allocator reservations + what lies outside the allocator).
+  void generate(const Workload& w, const std::string& variant = "") {
     allocator()->reset_peak();
     std::vector<double> steps;
     pipeline::DenoiseParams p;
@@ -272,7 +279,10 @@ class Runner {
       decode_s = std::chrono::duration<double>(Clock::now() - ta).count();
     }
     const double total = std::chrono::duration<double>(Clock::now() - t0).count();
-    const std::string tag = fp8_ + w.name + "_" + std::to_string(o_.generate_steps) + "steps";
+    const std::string steps_tag = std::to_string(o_.generate_steps) + "steps";
+    const std::string tag = variant.empty() ? fp8_ + w.name + "_" + steps_tag
+                                            : fp8_ + w.name + "_" + variant +
+                                                  (o_.generate_steps == 50 ? std::string() : "_" + steps_tag);
     add(bench::timing_metric("generate_" + tag + "_s", {total},
                              note("whole generation run ONCE (not a median): text encoding of the prompt and the "
                                   "negative prompt, " + std::to_string(o_.generate_steps) +
@@ -288,9 +298,33 @@ class Runner {
                        "median step minus the median CFG-pair forward: the loop's own cost (CFG combine, "
                        "solver, frame hold, synchronisation) -- the most a CUDA graph of the step could save"));
     }
-    add(value_metric("peak_vram_gib_generate_" + fp8_ + w.name, gib(allocator()->caching_stats().peak_bytes), "GiB",
-                     bench::Better::kLower, "caching allocator high-water mark of the whole generation, "
-                     "resident weights of every component included"));
+    if (variant.empty()) {
+      add(value_metric("peak_vram_gib_generate_" + fp8_ + w.name, gib(allocator()->caching_stats().peak_bytes), "GiB",
+                       bench::Better::kLower, "caching allocator high-water mark of the whole generation, "
+                       "resident weights of every component included"));
+      return;
+    }
+    // Memory-planned run: the device memory of each stage as the engine recorded it.
+    double peak = 0;
+    for (const StageMemoryUse& u : eng_.memory_use()) {
+      peak = std::max(peak, u.device_peak_bytes());
+      const std::string stage = plan::stage_name(u.stage);
+      add(value_metric("generate_" + tag + "_" + stage + "_peak_gib", u.device_peak_bytes() / plan::kGiB, "GiB",
+                       bench::Better::kLower,
+                       "device memory of the stage: allocator reservations high-water " +
+                           plan::gib_str(u.reserved_peak_bytes) + " (handed out " + plan::gib_str(u.alloc_peak_bytes) +
+                           ") + outside the allocator " + plan::gib_str(u.outside_bytes) + "; plan " + u.plan));
+      if (u.stage == plan::Stage::kVaeDecode) {
+        add(value_metric("vae_decode_" + fp8_ + w.name + "_budget_peak_gib", u.device_peak_bytes() / plan::kGiB, "GiB",
+                         bench::Better::kLower, "the VAE decode stage of the budgeted generation (see above)"));
+      }
+    }
+    add(value_metric("generate_" + tag + "_peak_gib", peak / plan::kGiB, "GiB", bench::Better::kLower,
+                     "device memory of the process over the whole budgeted generation: the largest stage's "
+                     "allocator reservations + CUDA context, handles and workspaces; plan " + eng_.plan().str()));
+    for (const std::string& n : eng_.notices()) {
+      if (o_.on_progress) o_.on_progress("budget run: " + n);
+    }
   }
 
   // The loop's own elementwise work per step (CFG combine + UniPC step + frame hold), launched
@@ -399,6 +433,47 @@ bool wanted(const std::vector<T>& list, const T& x) {
   return list.empty() || std::find(list.begin(), list.end(), x) != list.end();
 }
 
+// The planner's plan for one workload under opts.vram_budget_gib (the TI2V-5B sizes, this GPU).
+struct PlannedRun {
+  plan::Plan plan;
+  double predicted_peak = 0;  // bytes, with what lies outside the allocator
+};
+
+PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int64_t frames) {
+  const plan::ModelSpec m = opts.random_weights || opts.model_dir.empty() ? plan::model_preset("ti2v-5b")
+                                                                           : plan::resolve_model(opts.model_dir);
+  plan::Workload w;
+  w.model = m.name;
+  w.width = static_cast<int>(width);
+  w.height = static_cast<int>(height);
+  w.frames = static_cast<int>(frames);
+  w.steps = opts.generate_steps;
+  w.guidance = 5.0;
+  perf::SysinfoOptions so;
+  so.use_hwloc = false;
+  const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
+  const double outside = device_bytes_outside_allocator();
+  plan::PlannerOptions po;
+  po.budget_gib = (opts.vram_budget_gib * plan::kGiB - outside) / plan::kGiB;
+  const double vae_cap = opts.vae_budget_gib > 0 ? opts.vae_budget_gib : opts.vram_budget_gib / 2;
+  po.vae_budget_gib = std::max(0.25, (vae_cap * plan::kGiB - outside) / plan::kGiB);
+  po.allow_quantization = false;
+  PlannedRun r;
+  if (opts.dit_fp8) {
+    // fp8 DiT weights asked for: plan with that format fixed (the planner only quantizes when it must).
+    po.allow_quantization = true;
+  }
+  plan::PlanResult pr = plan::make_plan(m, w, hw, po);
+  if (opts.dit_fp8 && pr.plan.dit_format != plan::WeightFormat::kFP8) {
+    plan::Plan p = pr.plan;
+    p.dit_format = plan::WeightFormat::kFP8;
+    pr = plan::evaluate_plan(m, w, hw, p, po);
+  }
+  r.plan = pr.plan;
+  r.predicted_peak = pr.memory.peak_device + outside;
+  return r;
+}
+
 }  // namespace
 
 std::vector<Metric> run_bench(const BenchOptions& opts) {
@@ -418,61 +493,121 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
   if (opts.repeats < 1 || opts.warmup < 0 || opts.generate_steps < 1) {
     throw Error(ErrorCode::kInvalidArgument, "bench: repeats >= 1, warmup >= 0 and generate_steps >= 1 needed");
   }
-  CachingOptions co;
-  co.budget_bytes = static_cast<size_t>(opts.vram_budget_gib * 1024.0 * 1024.0 * 1024.0);
-  init(co);  // throws Error(kUnsupported) naming the reason without a GPU
-  allocator()->set_budget(co.budget_bytes);
+  init();  // throws Error(kUnsupported) naming the reason without a GPU
+  allocator()->set_budget(0);
 
-  std::unique_ptr<CudaEngine> engine;
-  std::optional<models::text::T5Tokenizer> tokenizer;
-  std::string weights;
-  const auto t_load = Clock::now();
-  if (opts.random_weights || opts.model_dir.empty()) {
-    RandomEngineSpec spec;
-    spec.dit = ti2v_5b_dit_config();
-    spec.vae = models::vae::official_wan22_vae_config();
-    spec.dit_fp8 = opts.dit_fp8;
-    if (wanted(opts.parts, std::string("text")) || wanted(opts.parts, std::string("generate"))) {
-      spec.t5 = models::text::umt5_xxl_config();
-    }
-    engine = CudaEngine::random(spec);
-    weights = opts.dit_fp8 ? "TI2V-5B sizes, random weights (DiT blocks fp8 e4m3, the rest bf16)"
-                           : "TI2V-5B sizes, random bf16 weights";
-  } else {
-    const auto paths = pipeline::locate_checkpoint(opts.model_dir);
-    CudaEngineOptions eo;
-    eo.dit_fp8 = opts.dit_fp8;
-    engine = CudaEngine::load(paths, eo);
-    tokenizer.emplace(models::text::T5Tokenizer::load(paths.tokenizer));
-    weights = "checkpoint " + paths.root;
-  }
-  const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
-  CudaEngine& eng = *engine;
-  pipeline::Ti2vPipeline pipe(std::move(engine), std::move(tokenizer));
-
-  Runner r(opts, eng, pipe, weights);
-  r.metrics.push_back(value_metric("load_s", load_s, "s", bench::Better::kLower,
-                                   "engine creation (" + weights + "): weights on the device"));
-  // Per workload: its forward and VAE timings, then (where asked) its whole generation, so that the
-  // costly measurements of the first workload come before the others'.
+  std::vector<Metric> out;
   const std::vector<std::string>& gen_w = opts.generate_workloads.empty() ? opts.workloads : opts.generate_workloads;
-  bool text_done = false;
-  for (const Workload& w : all_workloads()) {
-    const bool gen = wanted(opts.parts, std::string("generate")) && wanted(gen_w, w.name);
-    if (wanted(opts.workloads, w.name)) {
-      if (wanted(opts.parts, std::string("dit"))) r.dit(w);
-      if (wanted(opts.parts, std::string("vae"))) r.vae(w);
+  const bool gen_wanted = wanted(opts.parts, std::string("generate"));
+  const bool random = opts.random_weights || opts.model_dir.empty();
+  std::optional<pipeline::CheckpointPaths> paths;
+  if (!random) paths = pipeline::locate_checkpoint(opts.model_dir);
+  auto make_engine = [&](const CudaEngineOptions& eo, std::string& weights, bool with_text) {
+    std::unique_ptr<CudaEngine> engine;
+    if (random) {
+      RandomEngineSpec spec;
+      spec.dit = ti2v_5b_dit_config();
+      spec.vae = models::vae::official_wan22_vae_config();
+      if (with_text) spec.t5 = models::text::umt5_xxl_config();
+      engine = CudaEngine::random(spec, eo);
+      weights = opts.dit_fp8 ? "TI2V-5B sizes, random weights (DiT blocks fp8 e4m3, the rest bf16)"
+                             : "TI2V-5B sizes, random bf16 weights";
+    } else {
+      engine = CudaEngine::load(*paths, eo);
+      weights = "checkpoint " + paths->root;
     }
-    if ((gen || wanted(opts.workloads, w.name)) && !text_done && wanted(opts.parts, std::string("text"))) {
-      r.text();
-      text_done = true;
+    return engine;
+  };
+  auto tokenizer = [&]() -> std::optional<models::text::T5Tokenizer> {
+    if (random) return std::nullopt;
+    return models::text::T5Tokenizer::load(paths->tokenizer);
+  };
+
+  // ---- every component resident (no budget) ----
+  {
+    std::string weights;
+    const auto t_load = Clock::now();
+    CudaEngineOptions eo;
+    if (opts.dit_fp8) eo.plan.dit_format = plan::WeightFormat::kFP8;
+    const bool with_text = wanted(opts.parts, std::string("text")) || gen_wanted;
+    std::unique_ptr<CudaEngine> engine = make_engine(eo, weights, with_text);
+    const double load_s = std::chrono::duration<double>(Clock::now() - t_load).count();
+    CudaEngine& eng = *engine;
+    pipeline::Ti2vPipeline pipe(std::move(engine), tokenizer());
+    Runner r(opts, eng, pipe, weights);
+    r.metrics.push_back(value_metric("load_s", load_s, "s", bench::Better::kLower,
+                                     "engine creation (" + weights + "): weights on the device"));
+    // Per workload: its forward and VAE timings, then (where asked) its whole generation, so that the
+    // costly measurements of the first workload come before the others'.
+    bool text_done = false;
+    for (const Workload& w : all_workloads()) {
+      const bool gen = gen_wanted && wanted(gen_w, w.name);
+      if (wanted(opts.workloads, w.name)) {
+        if (wanted(opts.parts, std::string("dit"))) r.dit(w);
+        if (wanted(opts.parts, std::string("vae"))) r.vae(w);
+      }
+      if ((gen || wanted(opts.workloads, w.name)) && !text_done && wanted(opts.parts, std::string("text"))) {
+        r.text();
+        text_done = true;
+      }
+      if (gen && !opts.budget_only) {
+        r.generate(w);
+        r.step_graph(w);
+      }
     }
-    if (gen) {
-      r.generate(w);
-      r.step_graph(w);
+    out = std::move(r.metrics);
+  }
+  allocator()->empty_cache();
+
+  // ---- the same generations under the VRAM budget: a planned engine per workload ----
+  if (opts.vram_budget_gib > 0 && gen_wanted) {
+    char bud[32];
+    std::snprintf(bud, sizeof bud, "%g", opts.vram_budget_gib);
+    const std::string variant = std::string("budget") + bud;
+    for (const Workload& w : all_workloads()) {
+      if (!wanted(gen_w, w.name)) continue;
+      allocator()->empty_cache();  // the previous engine's memory back to the device
+      PlannedRun pr = plan_for(opts, w.width, w.height, w.frames);
+      if (opts.on_progress) {
+        opts.on_progress("budget " + plan::gib_str(opts.vram_budget_gib * plan::kGiB) + ", " + w.name + ": plan " +
+                         pr.plan.str() + " (predicted peak " + plan::gib_str(pr.predicted_peak) + ")");
+      }
+      CudaEngineOptions eo;
+      eo.plan = pr.plan;
+      eo.vram_budget_bytes = opts.vram_budget_gib * plan::kGiB;
+      eo.on_notice = opts.on_progress;
+      std::string weights;
+      std::unique_ptr<CudaEngine> engine = make_engine(eo, weights, true);
+      CudaEngine& eng = *engine;
+      pipeline::Ti2vPipeline pipe(std::move(engine), tokenizer());
+      Runner r(opts, eng, pipe, weights + "; VRAM budget " + plan::gib_str(eo.vram_budget_bytes) + ", plan " +
+                                    pr.plan.str());
+      r.generate(w, variant);
+      const std::string tag = (opts.dit_fp8 ? "fp8_" : "") + w.name + "_" + variant +
+                              (opts.generate_steps == 50 ? std::string()
+                                                         : "_" + std::to_string(opts.generate_steps) + "steps");
+      r.metrics.push_back(value_metric("generate_" + tag + "_predicted_peak_gib", pr.predicted_peak / plan::kGiB,
+                                       "GiB", bench::Better::kLower,
+                                       "the planner's prediction for this plan (memory model + CUDA context)"));
+      // The slowdown against the unconstrained generation of this run, where it ran.
+      const std::string free_name = "generate_" + std::string(opts.dit_fp8 ? "fp8_" : "") + w.name + "_" +
+                                    std::to_string(opts.generate_steps) + "steps_s";
+      for (const Metric& m : out) {
+        if (m.name != free_name) continue;
+        for (const Metric& b : r.metrics) {
+          if (b.name == "generate_" + tag + "_s" && m.value > 0) {
+            r.metrics.push_back(value_metric("generate_" + tag + "_slowdown", b.value / m.value, "x",
+                                             bench::Better::kLower,
+                                             "budgeted generation time / unconstrained (" + free_name + ")"));
+            break;
+          }
+        }
+        break;
+      }
+      out.insert(out.end(), r.metrics.begin(), r.metrics.end());
     }
   }
-  return r.metrics;
+  return out;
 }
 
 MachineInfo machine_info() {

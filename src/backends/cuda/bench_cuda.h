@@ -24,7 +24,13 @@ struct BenchOptions {
   int generate_steps = 50;          // denoising steps of the whole-generation timing
   // Workloads of the whole-generation timing (each run once: minutes); empty = `workloads`.
   std::vector<std::string> generate_workloads;
-  double vram_budget_gib = 0.0;     // 0: no budget
+  // > 0: after the unconstrained workloads, each whole generation runs again on an engine the
+  // planner (plan/planner.h) laid out for this budget (device memory of the whole process, CUDA
+  // context included): metrics generate_<w>_budget<B>_{s,peak_gib,...}, vae_decode_<w>_budget_peak_gib,
+  // generate_<w>_budget<B>_slowdown against the unconstrained run.
+  double vram_budget_gib = 0.0;
+  double vae_budget_gib = 0.0;      // the VAE decode stage's cap under the budget (0: half the budget)
+  bool budget_only = false;         // skip the unconstrained generations (only the budgeted ones)
   // DiT block weights in fp8 e4m3 (random weights only); the DiT and generation metric names then
   // carry "_fp8" after their first word (dit_forward_fp8_720p_121f_s, generate_fp8_720p_121f_50steps_s).
   bool dit_fp8 = false;

@@ -268,6 +268,11 @@ void DitCuda::set_resident_blocks(int n, cudaStream_t st) {
   if (n < nl) start_streaming();
 }
 
+void DitCuda::release_device_weights(cudaStream_t st) {
+  set_resident_blocks(0, st);
+  stop_streaming();  // the two slots; the next forward creates them again
+}
+
 void DitCuda::ensure_rope(int64_t f, int64_t h, int64_t w, cudaStream_t stream) {
   if (f == rope_f_ && h == rope_h_ && w == rope_w_) return;
   const int hd = static_cast<int>(cfg_.head_dim());
@@ -382,6 +387,7 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
 
   // ---- weight streaming: the first two streamed blocks start copying now ----
   const int nl = static_cast<int>(cfg_.layers);
+  if (resident_ < nl && !streamer_) start_streaming();  // slots released by release_device_weights()
   const int first_streamed = streamer_ ? resident_ : nl;
   auto issue_copy = [&](int k) {  // k-th streamed block into slot k % 2
     const int blk = first_streamed + k;

@@ -149,6 +149,10 @@ class DitCuda {
   // and the rest streamed (n < 0 or n >= layers: all resident). Synchronises `stream`.
   void set_resident_blocks(int n, cudaStream_t stream);
   int resident_blocks() const { return resident_; }
+  // Every block pack into pinned host memory and the streaming slots freed: the DiT keeps only its
+  // small non-block weights (embeddings, head, modulation) on the device until the next forward,
+  // which streams every block (set_resident_blocks brings blocks back). Synchronises `stream`.
+  void release_device_weights(cudaStream_t stream);
   // Bytes of block weights per block pack, on the device (resident packs + the two streaming
   // slots) and in pinned host memory.
   size_t block_pack_bytes() const;

@@ -14,6 +14,9 @@
 #include "core/status.h"
 #include "models/text/t5_encoder.h"
 #include "pipeline/model_loading.h"
+#include "plan/memory_model.h"
+#include "plan/planner.h"
+#include "core/log.h"
 
 namespace wan22::cuda {
 
@@ -65,37 +68,6 @@ DeviceContext upload_context(const Tensor& host, int64_t text_dim, int64_t text_
   return c;
 }
 
-class CudaGuidedModel final : public pipeline::GuidedModel {
- public:
-  CudaGuidedModel(DitCuda& dit, DeviceContext cond, DeviceContext uncond, bool first_frame_clean, cudaStream_t st)
-      : dit_(dit), cond_(std::move(cond)), uncond_(std::move(uncond)), first_frame_clean_(first_frame_clean),
-        stream_(st) {}
-
-  void predict(const Tensor& latent, double t, Tensor& cond, Tensor& uncond) override {
-    if (latent.ndim() != 4 || !latent.device().is_cuda() || latent.dtype() != DType::kF32 || !latent.is_contiguous()) {
-      throw Error(ErrorCode::kInvalidArgument, "CUDA engine: the latent must be f32 [z, F, h, w] contiguous on the "
-                                               "GPU, got " + latent.str());
-    }
-    DitInputs in;
-    in.latent = latent.data<float>();
-    in.frames = latent.dim(1);
-    in.height = latent.dim(2);
-    in.width = latent.dim(3);
-    in.context = static_cast<const bf16*>(cond_.rows.raw_data());
-    in.context_len = cond_.n;
-    in.timestep = t;
-    in.first_frame_clean = first_frame_clean_;
-    in.first_frame_timestep = 0.0;
-    dit_.forward_cfg(in, static_cast<const bf16*>(uncond_.rows.raw_data()), uncond_.n, cond, uncond, stream_);
-  }
-
- private:
-  DitCuda& dit_;
-  DeviceContext cond_, uncond_;
-  bool first_frame_clean_;
-  cudaStream_t stream_;
-};
-
 }  // namespace
 
 struct CudaEngine::Impl {
@@ -107,30 +79,270 @@ struct CudaEngine::Impl {
   std::optional<models::text::T5Encoder> t5_cpu;
   std::unique_ptr<CudaStepExecutor> exec;
   std::string device_name;
+  CudaEngineOptions opts;
+  plan::Plan plan;                    // in force (after backoff)
+  std::optional<pipeline::CheckpointPaths> paths;  // a loaded checkpoint (reloads, CPU text encoder)
+  uint64_t seed = 0;                  // random weights
+  double outside = 0;                 // device bytes outside the allocator
+  std::vector<StageMemoryUse> use;    // one per stage, the last run
+  std::vector<std::string> notices;
 
   Impl() : exec(std::make_unique<CudaStepExecutor>(stream.get())) {
     const auto devs = devices();
     device_name = devs.empty() ? std::string("?") : devs.front().name;
   }
+
+  cudaStream_t st() const { return stream.get(); }
+
+  void notice(const std::string& m) {
+    notices.push_back(m);
+    if (opts.on_notice) {
+      opts.on_notice(m);
+    } else {
+      LOG_WARN << m;
+    }
+  }
+
+  WeightFormat dit_format() const {
+    switch (plan.dit_format) {
+      case plan::WeightFormat::kFP8: return WeightFormat::kFP8;
+      case plan::WeightFormat::kBF16: return WeightFormat::kBF16;
+      default:
+        throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: DiT weights in ") +
+                                                 plan::format_name(plan.dit_format) +
+                                                 " are not supported (bf16 or fp8)");
+    }
+  }
+  int dit_blocks_for_denoise() const {
+    return plan.dit == plan::Placement::kResident ? -1 : plan.dit_resident_blocks;
+  }
+
+  // Device memory outside the caching allocator: used - reserved, right after the components are
+  // up (context, cuBLAS/cuDNN handles; workspaces come with the first calls and are bounded).
+  void measure_outside() { outside = device_bytes_outside_allocator(); }
+  void apply_budget() {
+    if (opts.vram_budget_bytes <= 0) return;
+    const double cap = opts.vram_budget_bytes - outside;
+    if (cap < 256.0 * 1024 * 1024) {
+      throw Error(ErrorCode::kOutOfMemory,
+                  "--vram-budget " + plan::gib_str(opts.vram_budget_bytes) + " leaves no room: the CUDA context, "
+                  "library handles and workspaces alone take " + plan::gib_str(outside));
+    }
+    allocator()->set_budget(static_cast<size_t>(cap));
+  }
+
+  // Moves the weights where the plan wants them for `stage` (weights of other stages leave the
+  // device first, so the stage's own fit in the budget).
+  void arrange(plan::Stage stage) {
+    const bool denoise = stage == plan::Stage::kDenoise;
+    const bool vae_stage = stage == plan::Stage::kVaeDecode || stage == plan::Stage::kImageEncode;
+    if (!denoise && plan.dit == plan::Placement::kStreamed && dit->resident_blocks() > 0) {
+      dit->release_device_weights(st());
+    }
+    if (!vae_stage && plan.vae == plan::Placement::kOffloaded) vae->offload(st());
+    if (t5) {
+      if (stage == plan::Stage::kTextEncode && plan.text == plan::Placement::kResident) {
+        t5->restore(st());
+        t5->set_resident_layers(-1, st());
+      } else if (plan.text != plan::Placement::kResident) {
+        t5->offload(st());  // streamed: layer by layer from pinned host memory when it runs
+      }
+    }
+    if (denoise) {
+      dit->set_resident_blocks(dit_blocks_for_denoise(), st());
+      dit->set_segments(std::max(1, plan.checkpoint_segments));
+      dit->set_attention_slice(std::max(0, plan.attention_slice));
+    }
+    if (vae_stage) {
+      vae->restore(st());
+      vae->set_reuse_buffers(opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0));
+    }
+    allocator()->empty_cache();  // what left the device goes back to it
+  }
+
+  // DiT weights in another format (backoff to fp8): rebuilt from the checkpoint or the seed.
+  void reload_dit() {
+    const WeightFormat f = dit_format();
+    if (dit->format() == f) return;
+    dit.reset();
+    allocator()->empty_cache();
+    dit = std::make_unique<DitCuda>(dit_config_from(dit_cfg));
+    if (paths) {
+      io::WeightStore ws = pipeline::open_dit_weights(*paths);
+      DitLoadOptions lo;
+      lo.resident_blocks = 0;
+      lo.format = f;
+      dit->load(ws, st(), lo);
+    } else {
+      dit->init_random(seed + 2, st(), f);
+      dit->release_device_weights(st());
+    }
+    if (opts.cudnn_attention) dit->use_cudnn_attention(true);
+  }
+
+  // Text encoder moved to the CPU (backoff): needs the checkpoint's weights.
+  bool text_to_cpu() {
+    if (!paths || paths->t5.empty()) return false;
+    t5.reset();
+    allocator()->empty_cache();
+    t5_cpu.emplace(models::text::T5Encoder::load(paths->t5, paths->t5_config));
+    return true;
+  }
+
+  // Applies plan `next` (from backoff); false when this engine cannot (then the error stands).
+  bool adopt(const plan::Plan& next) {
+    const plan::Plan prev = plan;
+    plan = next;
+    try {
+      if (next.dit_format != prev.dit_format) reload_dit();
+      if (next.text == plan::Placement::kCpu && prev.text != plan::Placement::kCpu && !text_to_cpu()) {
+        plan = prev;
+        return false;
+      }
+    } catch (const Error&) {
+      plan = prev;
+      return false;
+    }
+    return true;
+  }
+
+  // Runs `f` as stage `stage`: weights arranged for it, its memory recorded; on out-of-memory the
+  // plan backs off and the stage runs again.
+  template <class F>
+  auto run_stage(plan::Stage stage, F&& f) -> decltype(f()) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        arrange(stage);
+        allocator()->reset_peak();
+        auto result = f();
+        WAN22_CUDA_CHECK(cudaStreamSynchronize(st()));
+        record(stage);
+        return result;
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kOutOfMemory || !opts.backoff_on_oom || attempt >= 32) throw;
+        cudaStreamSynchronize(st());
+        cudaGetLastError();
+        plan::ModelSpec m;
+        m.dit.num_layers = dit_cfg.num_layers;
+        std::optional<plan::Backoff> b = plan::backoff(plan, stage, m);
+        if (!b || !adopt(b->plan)) {
+          // nothing smaller, or a step this engine cannot take (fp8 weights it cannot make, the CPU
+          // text encoder without a checkpoint)
+          throw Error(ErrorCode::kOutOfMemory,
+                      std::string(e.what()) + " (in " + plan::stage_name(stage) + "; no smaller plan " +
+                          (b ? "this engine can apply after: " : "after: ") + plan.str() +
+                          (b ? "; next would be " + b->change : std::string()) + ")");
+        }
+        notice(std::string("out of memory in ") + plan::stage_name(stage) + ": " + b->change + "; retrying");
+      }
+    }
+  }
+
+  void record(plan::Stage stage) {
+    const CachingStats cs = allocator()->caching_stats();
+    StageMemoryUse u;
+    u.stage = stage;
+    u.alloc_peak_bytes = static_cast<double>(cs.peak_bytes);
+    u.reserved_peak_bytes = static_cast<double>(cs.peak_reserved_bytes);
+    u.outside_bytes = outside;
+    u.plan = plan.str();
+    for (auto& x : use) {
+      if (x.stage == stage) {
+        x = u;
+        return;
+      }
+    }
+    use.push_back(u);
+  }
+};
+
+// The denoising stage: each CFG pair runs as stage kDenoise (weights arranged, memory recorded,
+// out-of-memory backoff and retry).
+class CudaGuidedModel final : public pipeline::GuidedModel {
+ public:
+  CudaGuidedModel(CudaEngine::Impl& m, DeviceContext cond, DeviceContext uncond, bool first_frame_clean)
+      : m_(m), cond_(std::move(cond)), uncond_(std::move(uncond)), first_frame_clean_(first_frame_clean) {}
+
+  void predict(const Tensor& latent, double t, Tensor& cond, Tensor& uncond) override {
+    if (latent.ndim() != 4 || !latent.device().is_cuda() || latent.dtype() != DType::kF32 || !latent.is_contiguous()) {
+      throw Error(ErrorCode::kInvalidArgument, "CUDA engine: the latent must be f32 [z, F, h, w] contiguous on the "
+                                               "GPU, got " + latent.str());
+    }
+    m_.run_stage(plan::Stage::kDenoise, [&]() -> int {
+      DitInputs in;
+      in.latent = latent.data<float>();
+      in.frames = latent.dim(1);
+      in.height = latent.dim(2);
+      in.width = latent.dim(3);
+      in.context = static_cast<const bf16*>(cond_.rows.raw_data());
+      in.context_len = cond_.n;
+      in.timestep = t;
+      in.first_frame_clean = first_frame_clean_;
+      in.first_frame_timestep = 0.0;
+      const CfgBatching mode = m_.plan.cfg_batch ? CfgBatching::kAuto : CfgBatching::kSequential;
+      m_.dit->forward_cfg(in, static_cast<const bf16*>(uncond_.rows.raw_data()), uncond_.n, cond, uncond,
+                          m_.st(), mode);
+      return 0;
+    });
+  }
+
+ private:
+  CudaEngine::Impl& m_;
+  DeviceContext cond_, uncond_;
+  bool first_frame_clean_;
 };
 
 CudaEngine::CudaEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CudaEngine::~CudaEngine() = default;
 
+namespace {
+
+void check_plan(const plan::Plan& p) {
+  if (!p.on_gpu) throw Error(ErrorCode::kInvalidArgument, "CUDA engine: the plan is for the CPU backend");
+  if (p.vae == plan::Placement::kStreamed || p.vae == plan::Placement::kCpu) {
+    throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: VAE placement ") + plan::placement_name(p.vae) +
+                                             " is not supported (resident or offloaded)");
+  }
+  if (p.dit == plan::Placement::kOffloaded || p.dit == plan::Placement::kCpu) {
+    throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: DiT placement ") + plan::placement_name(p.dit) +
+                                             " is not supported (resident or streamed)");
+  }
+  if (p.vae_format != plan::WeightFormat::kBF16 && p.vae_format != plan::WeightFormat::kF32) {
+    throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: VAE weights in ") + plan::format_name(p.vae_format) +
+                                             " are not supported (bf16, or f32 with vae_f32)");
+  }
+  if (p.text_format != plan::WeightFormat::kBF16) {
+    throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: text encoder weights in ") +
+                                             plan::format_name(p.text_format) + " are not supported (bf16)");
+  }
+}
+
+}  // namespace
+
 std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p, const CudaEngineOptions& opts,
                                              std::vector<pipeline::StageTime>* stages) {
   init();  // throws Error(kUnsupported) with the reason when there is no usable GPU
+  check_plan(opts.plan);
   auto record = [&](const char* stage, Clock::time_point t0) {
     if (stages) stages->push_back({stage, since(t0)});
   };
   auto im = std::make_unique<Impl>();
+  im->opts = opts;
+  im->plan = opts.plan;
+  im->paths = p;
   cudaStream_t st = im->stream.get();
+  im->measure_outside();
+  im->apply_budget();
+  const bool streamed_text = opts.plan.text == plan::Placement::kStreamed;
   if (!p.t5.empty()) {
     auto t0 = Clock::now();
-    if (opts.text_encoder_on_cpu) {
+    if (opts.plan.text == plan::Placement::kCpu) {
       im->t5_cpu.emplace(models::text::T5Encoder::load(p.t5, p.t5_config));
     } else {
-      im->t5 = T5Cuda::load(p.t5, p.t5_config, st);
+      T5CudaOptions to;
+      to.embedding_on_host = streamed_text;
+      to.resident_layers = streamed_text ? 0 : -1;
+      im->t5 = T5Cuda::load(p.t5, p.t5_config, st, to);
     }
     record("load_text_encoder", t0);
   }
@@ -139,31 +351,58 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
   im->dit_cfg = pipeline::dit_config_for(p, ws);
   im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
   DitLoadOptions lo;
-  lo.resident_blocks = opts.dit_resident_blocks;
-  lo.format = opts.dit_fp8 ? WeightFormat::kFP8 : WeightFormat::kBF16;
+  // Streamed: the blocks wait in pinned host memory until denoising starts.
+  lo.resident_blocks = opts.plan.dit == plan::Placement::kResident ? -1 : 0;
+  lo.format = im->dit_format();
   im->dit->load(ws, st, lo);
   if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
   record("load_dit", t0);
   t0 = Clock::now();
   VaeCudaOptions vo;
   if (opts.vae_f32) vo.dtype = DType::kF32;
+  vo.decode_chunk = std::max(1, opts.plan.vae_chunk);
+  vo.reuse_buffers = opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0);
   im->vae = VaeCuda::open(p.vae, p.vae_config, vo, st);
+  if (opts.plan.vae == plan::Placement::kOffloaded) im->vae->offload(st);
   record("load_vae", t0);
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
   return std::unique_ptr<CudaEngine>(new CudaEngine(std::move(im)));
 }
 
-std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec) {
+std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec, const CudaEngineOptions& opts) {
   init();
+  check_plan(opts.plan);
+  if (opts.plan.text == plan::Placement::kCpu) {
+    throw Error(ErrorCode::kUnsupported, "CUDA engine with random weights: the text encoder on the CPU needs a "
+                                         "checkpoint (plan text kCpu)");
+  }
   auto im = std::make_unique<Impl>();
+  im->opts = opts;
+  im->plan = opts.plan;
+  im->seed = spec.seed;
   cudaStream_t st = im->stream.get();
-  if (spec.t5) im->t5 = std::make_unique<T5Cuda>(*spec.t5, spec.seed + 1, st);
+  im->measure_outside();
+  im->apply_budget();
+  const bool streamed_text = opts.plan.text == plan::Placement::kStreamed;
+  if (spec.t5) {
+    T5CudaOptions to;
+    to.embedding_on_host = streamed_text;
+    to.resident_layers = streamed_text ? 0 : -1;
+    im->t5 = std::make_unique<T5Cuda>(*spec.t5, spec.seed + 1, st, to);
+  }
   im->dit_cfg = spec.dit;
   im->dit = std::make_unique<DitCuda>(dit_config_from(spec.dit));
-  im->dit->init_random(spec.seed + 2, st, spec.dit_fp8 ? WeightFormat::kFP8 : WeightFormat::kBF16);
-  if (spec.cudnn_attention) im->dit->use_cudnn_attention(true);
-  im->vae = VaeCuda::random(spec.vae, spec.seed + 3, VaeCudaOptions{}, st);
+  im->dit->init_random(spec.seed + 2, st, im->dit_format());
+  if (opts.plan.dit != plan::Placement::kResident) im->dit->release_device_weights(st);
+  if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
+  VaeCudaOptions vo;
+  if (opts.vae_f32) vo.dtype = DType::kF32;
+  vo.decode_chunk = std::max(1, opts.plan.vae_chunk);
+  vo.reuse_buffers = opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0);
+  im->vae = VaeCuda::random(spec.vae, spec.seed + 3, vo, st);
+  if (opts.plan.vae == plan::Placement::kOffloaded) im->vae->offload(st);
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+  allocator()->empty_cache();
   return std::unique_ptr<CudaEngine>(new CudaEngine(std::move(im)));
 }
 
@@ -176,20 +415,39 @@ pipeline::ModelGeometry CudaEngine::geometry() const {
 bool CudaEngine::has_text_encoder() const { return impl_->t5 != nullptr || impl_->t5_cpu.has_value(); }
 
 std::vector<Tensor> CudaEngine::encode_text(const models::text::TokenizedBatch& tokens) {
-  if (impl_->t5_cpu) return impl_->t5_cpu->encode_trimmed(tokens.ids, tokens.mask);
-  if (!impl_->t5) throw Error(ErrorCode::kInvalidArgument, "this pipeline has no text encoder loaded");
-  std::vector<Tensor> rows = impl_->t5->encode_trimmed(tokens.ids, tokens.mask, stream());
-  std::vector<Tensor> host;
-  for (const Tensor& r : rows) host.push_back(impl_->exec->download(r));
-  return host;
+  Impl& m = *impl_;
+  return m.run_stage(plan::Stage::kTextEncode, [&]() -> std::vector<Tensor> {
+    if (m.t5_cpu) return m.t5_cpu->encode_trimmed(tokens.ids, tokens.mask);
+    if (!m.t5) throw Error(ErrorCode::kInvalidArgument, "this pipeline has no text encoder loaded");
+    std::vector<Tensor> rows = m.t5->encode_trimmed(tokens.ids, tokens.mask, stream());
+    std::vector<Tensor> host;
+    for (const Tensor& r : rows) host.push_back(m.exec->download(r));
+    return host;
+  });
 }
 
 Tensor CudaEngine::encode_image(const Tensor& image) {
-  Tensor z = impl_->vae->encode(image, stream());
-  return impl_->exec->download(z);
+  Impl& m = *impl_;
+  return m.run_stage(plan::Stage::kImageEncode, [&]() -> Tensor {
+    const int s = static_cast<int>(m.vae->config().spatial_stride());
+    TileOptions to;
+    to.tile = m.plan.vae_tile / s;
+    to.overlap = m.plan.vae_overlap / s;
+    Tensor z = to.tile > 0 ? m.vae->encode_tiled(image, to, stream()) : m.vae->encode(image, stream());
+    return m.exec->download(z);
+  });
 }
 
-Tensor CudaEngine::decode_on_device(const Tensor& latent) { return impl_->vae->decode(latent, stream()); }
+Tensor CudaEngine::decode_on_device(const Tensor& latent) {
+  Impl& m = *impl_;
+  return m.run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
+    const int s = static_cast<int>(m.vae->config().spatial_stride());
+    TileOptions to;
+    to.tile = m.plan.vae_tile / s;
+    to.overlap = m.plan.vae_overlap / s;
+    return to.tile > 0 ? m.vae->decode_tiled(latent, to, stream()) : m.vae->decode(latent, stream());
+  });
+}
 
 Tensor CudaEngine::decode(const Tensor& latent) { return impl_->exec->download(decode_on_device(latent)); }
 
@@ -206,15 +464,30 @@ std::unique_ptr<pipeline::GuidedModel> CudaEngine::guided_model(const Tensor& co
   const auto& c = impl_->dit_cfg;
   DeviceContext cond = upload_context(context, c.text_dim, c.text_len, *impl_->exec);
   DeviceContext uncond = upload_context(context_null, c.text_dim, c.text_len, *impl_->exec);
-  return std::make_unique<CudaGuidedModel>(*impl_->dit, std::move(cond), std::move(uncond), first_frame_clean,
-                                           stream());
+  return std::make_unique<CudaGuidedModel>(*impl_, std::move(cond), std::move(uncond), first_frame_clean);
 }
+
+const plan::Plan& CudaEngine::plan() const { return impl_->plan; }
+std::vector<StageMemoryUse> CudaEngine::memory_use() const { return impl_->use; }
+double CudaEngine::outside_bytes() const { return impl_->outside; }
+std::vector<std::string> CudaEngine::notices() const { return impl_->notices; }
 
 DitCuda& CudaEngine::dit() { return *impl_->dit; }
 VaeCuda& CudaEngine::vae() { return *impl_->vae; }
 T5Cuda* CudaEngine::t5_cuda() { return impl_->t5.get(); }
 const models::dit::DitConfig& CudaEngine::dit_config() const { return impl_->dit_cfg; }
 cudaStream_t CudaEngine::stream() const { return impl_->stream.get(); }
+
+double device_bytes_outside_allocator() {
+  size_t free_b = 0, total_b = 0;
+  WAN22_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  const double used = static_cast<double>(total_b - free_b);
+  const double reserved = allocator() ? static_cast<double>(allocator()->caching_stats().reserved_bytes) : 0.0;
+  // cuBLASLt (64 MiB per handle), cuDNN attention and the VAE convolutions' workspaces are
+  // allocated on first use outside the allocator: keep room for them.
+  constexpr double kWorkspaces = 384.0 * 1024 * 1024;
+  return std::max(0.0, used - reserved) + kWorkspaces;
+}
 
 models::dit::DitConfig ti2v_5b_dit_config() {
   models::dit::DitConfig c;

@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "models/vae/vae_config.h"
 #include "pipeline/checkpoint.h"
 #include "pipeline/engine.h"
+#include "plan/plan.h"
 
 namespace wan22::cuda {
 
@@ -28,15 +30,46 @@ class VaeCuda;
 class T5Cuda;
 class CudaStepExecutor;
 
+// How the engine uses device memory: the memory plan (plan/plan.h) and the budget.
 struct CudaEngineOptions {
-  bool text_encoder_on_cpu = false;  // UMT5 on the CPU: its ~11 GB of weights stay off the GPU
-  bool cudnn_attention = true;       // cuDNN's fused attention where available (else the own kernel)
-  // The DiT's weights (DitLoadOptions): blocks [0, n) resident, the rest streamed from pinned host
-  // memory (-1: all resident); fp8 e4m3 linear weights with per-channel scales instead of bf16.
-  int dit_resident_blocks = -1;
-  bool dit_fp8 = false;
+  bool cudnn_attention = true;  // cuDNN's fused attention where available (else the own kernel)
   // VAE activations and conv weights in f32 instead of bf16 (slower; the golden tests' accuracy mode).
   bool vae_f32 = false;
+  // The memory plan, applied stage by stage:
+  //  - plan.dit kResident: every DiT block always on the device; kStreamed: blocks
+  //    [0, dit_resident_blocks) on the device during denoising, the rest streamed from pinned host
+  //    memory, and none outside denoising (text encoding, VAE). dit_format kBF16 or kFP8 (kInt8
+  //    where the DiT supports it). cfg_batch: the CFG pair as a batch of 2 where that is faster
+  //    (DitCuda's kAuto), false: always sequential. checkpoint_segments / attention_slice: the DiT's
+  //    token segments and heads per attention call.
+  //  - plan.text kResident (on the device), kStreamed (layer by layer from pinned host memory, the
+  //    token embedding looked up on the host) or kCpu (the CPU encoder; needs a checkpoint).
+  //  - plan.vae kResident or kOffloaded (pinned host memory outside its stages); vae_tile /
+  //    vae_overlap in video pixels (0: untiled); vae_chunk latent frames per causal chunk.
+  // The default plan keeps everything resident, CFG per kAuto, the VAE untiled: the fastest.
+  plan::Plan plan;
+  // The VAE keeps freed buffers for reuse within a call (faster, more memory); default: on unless a
+  // budget is set.
+  std::optional<bool> vae_reuse_buffers;
+  // Device memory budget (bytes) for everything this process holds on the GPU: the caching
+  // allocator is capped at the budget minus what is outside it (CUDA context, library handles and
+  // workspaces, measured when the engine starts). 0: no budget.
+  double vram_budget_bytes = 0;
+  // On an out-of-memory error (device or budget) in a stage: plan::backoff gives the next smaller
+  // plan, the engine moves the weights accordingly and runs the stage again (each change is
+  // reported through on_notice). false: the error propagates.
+  bool backoff_on_oom = true;
+  std::function<void(const std::string&)> on_notice;  // default: LOG_WARN
+};
+
+// The device memory of one stage as the engine ran it (the last run of that stage).
+struct StageMemoryUse {
+  plan::Stage stage = plan::Stage::kDenoise;
+  double alloc_peak_bytes = 0;     // caching allocator: high-water of the bytes handed out
+  double reserved_peak_bytes = 0;  // caching allocator: high-water of the bytes held from the device
+  double outside_bytes = 0;        // device memory outside the allocator (context, handles, workspaces)
+  double device_peak_bytes() const { return reserved_peak_bytes + outside_bytes; }
+  std::string plan;                // the plan it ran with (after any backoff)
 };
 
 // Random weights at given sizes (benchmarks): every component filled on the device from `seed`.
@@ -45,8 +78,6 @@ struct RandomEngineSpec {
   models::vae::VaeConfig vae;
   std::optional<models::text::T5Config> t5;  // nullopt: no text encoder
   uint64_t seed = 1;
-  bool cudnn_attention = true;
-  bool dit_fp8 = false;  // fp8 e4m3 linear weights in the DiT's blocks
 };
 
 class CudaEngine final : public pipeline::Engine {
@@ -56,7 +87,8 @@ class CudaEngine final : public pipeline::Engine {
   // throws Error(kUnsupported) naming the reason when no GPU is usable.
   static std::unique_ptr<CudaEngine> load(const pipeline::CheckpointPaths& p, const CudaEngineOptions& opts = {},
                                           std::vector<pipeline::StageTime>* stages = nullptr);
-  static std::unique_ptr<CudaEngine> random(const RandomEngineSpec& spec);
+  // Random weights (benchmarks). plan.text kCpu is not available here (no CPU random encoder).
+  static std::unique_ptr<CudaEngine> random(const RandomEngineSpec& spec, const CudaEngineOptions& opts = {});
   ~CudaEngine() override;
 
   std::string name() const override;
@@ -76,14 +108,28 @@ class CudaEngine final : public pipeline::Engine {
   T5Cuda* t5_cuda();  // nullptr when the text encoder runs on the CPU or is absent
   const models::dit::DitConfig& dit_config() const;
   cudaStream_t stream() const;
-  // Device tensors (no host round trip): VAE decode / encode as the pipeline runs them.
+  // Device tensors (no host round trip): VAE decode as the pipeline runs it (plan, budget, backoff).
   Tensor decode_on_device(const Tensor& latent);
 
+  // The plan now in force (the options' plan after any backoff) and the memory of each stage run.
+  const plan::Plan& plan() const;
+  std::vector<StageMemoryUse> memory_use() const;
+  // Device bytes outside the caching allocator (context, handles, workspaces) measured at start.
+  double outside_bytes() const;
+  std::vector<std::string> notices() const;  // backoff / fallback messages of this engine so far
+
+  struct Impl;  // pipeline_cuda.cpp
+
  private:
-  struct Impl;
   explicit CudaEngine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Device memory this process holds outside the caching allocator now (cudaMemGetInfo's used bytes
+// minus the allocator's reservations: CUDA context, library handles; on a shared GPU other processes
+// too), plus a reserve for the cuBLASLt/cuDNN/conv workspaces that come with the first calls. A
+// VRAM budget caps the allocator at the budget minus this.
+double device_bytes_outside_allocator();
 
 // models::dit::DitConfig of the TI2V-5B DiT (the official config.json's values).
 models::dit::DitConfig ti2v_5b_dit_config();

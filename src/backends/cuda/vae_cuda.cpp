@@ -71,6 +71,8 @@ struct VaeCuda::Impl {
   std::vector<double> last_profile;  // seconds per Profiler::Kind of the last profiled call
   double attn_flops = 0.0;           // GEMMs of the attention blocks, last call
   double conv_flops = 0.0;           // convolutions, last call
+  bool offloaded = false;            // weights in pinned host memory (VaeCuda::offload)
+  void move_weights(bool to_host, cudaStream_t stream);
 
   Impl(const VaeConfig& c, const VaeCudaOptions& o, const io::WeightStore* ws, uint64_t seed,
        cudaStream_t st)
@@ -598,6 +600,108 @@ double VaeCuda::last_flops() const { return impl_->conv_flops + impl_->attn_flop
 
 namespace {
 
+// Every weight tensor of the network (and the latent statistics), for offload/restore.
+template <class F>
+void each_conv(DConv& c, F& f) {
+  f(c.w);
+  f(c.b);
+}
+template <class F>
+void each_res(DRes& r, F& f) {
+  f(r.n1.gamma);
+  f(r.n2.gamma);
+  each_conv(r.c1, f);
+  each_conv(r.c2, f);
+  each_conv(r.sc, f);
+}
+template <class F>
+void each_resample(DResample& r, F& f) {
+  each_conv(r.spatial, f);
+  each_conv(r.time, f);
+}
+template <class F>
+void each_attn(DAttn& a, F& f) {
+  f(a.n.gamma);
+  each_conv(a.qkv, f);
+  each_conv(a.proj, f);
+}
+template <class F>
+void each_blocks(std::vector<DBlock>& blocks, std::vector<DLayer>& flat, F& f) {
+  for (DBlock& b : blocks) {
+    for (DRes& r : b.res) each_res(r, f);
+    each_resample(b.rs, f);
+  }
+  for (DLayer& l : flat) {
+    each_res(l.res, f);
+    each_resample(l.rs, f);
+  }
+}
+
+Tensor pinned_copy(const Tensor& t) {
+  void* p = nullptr;
+  WAN22_CUDA_CHECK(cudaMallocHost(&p, t.nbytes()));
+  std::shared_ptr<void> keep(p, [](void* q) { cudaFreeHost(q); });
+  Tensor h = Tensor::from_blob(p, t.shape(), t.dtype(), Device::cpu(), keep);
+  WAN22_CUDA_CHECK(cudaMemcpy(p, t.raw_data(), t.nbytes(), cudaMemcpyDeviceToHost));
+  return h;
+}
+
+}  // namespace
+
+void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream) {
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
+  auto move = [&](Tensor& t) {
+    if (!t.defined() || t.numel() == 0) return;
+    if (to_host == !t.device().is_cuda()) return;
+    if (to_host) {
+      t = pinned_copy(t);
+    } else {
+      Tensor d = Tensor::empty(t.shape(), t.dtype(), gpu());
+      WAN22_CUDA_CHECK(cudaMemcpy(d.raw_data(), t.raw_data(), t.nbytes(), cudaMemcpyHostToDevice));
+      t = d;
+    }
+  };
+  if (has_enc) {
+    each_conv(enc.conv1, move);
+    each_blocks(enc.blocks, enc.flat, move);
+    each_res(enc.mid0, move);
+    each_res(enc.mid2, move);
+    each_attn(enc.attn, move);
+    move(enc.head_norm.gamma);
+    each_conv(enc.head, move);
+    each_conv(enc.quant_mu, move);
+  }
+  if (has_dec) {
+    each_conv(dec.post_quant, move);
+    each_conv(dec.conv1, move);
+    each_res(dec.mid0, move);
+    each_res(dec.mid2, move);
+    each_attn(dec.attn, move);
+    each_blocks(dec.blocks, dec.flat, move);
+    move(dec.head_norm.gamma);
+    each_conv(dec.head, move);
+  }
+  move(mean);
+  move(inv_std);
+  offloaded = to_host;
+}
+
+void VaeCuda::offload(cudaStream_t stream) {
+  if (impl_->host || impl_->offloaded) return;
+  impl_->move_weights(true, stream);
+}
+void VaeCuda::restore(cudaStream_t stream) {
+  if (impl_->host || !impl_->offloaded) return;
+  impl_->move_weights(false, stream);
+}
+bool VaeCuda::offloaded() const { return impl_->offloaded; }
+void VaeCuda::set_reuse_buffers(bool on) {
+  impl_->opt.reuse_buffers = on;
+  impl_->pool = std::make_unique<BufferPool>(impl_->dev(), on);
+}
+
+namespace {
+
 // A contiguous f32 device copy of `t` with the leading batch dim of 1 removed (or t itself when it
 // already is one); on the host when emulating.
 Tensor device_f32(const Tensor& t, int unbatched_ndim, const char* what, cudaStream_t st,
@@ -660,6 +764,7 @@ Tensor VaeCuda::decode(const Tensor& latent, cudaStream_t stream) {
 
 Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream) {
   Impl& m = *impl_;
+  restore(stream);
   const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
   if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
   Tensor result = [&]() -> Tensor {
@@ -723,6 +828,7 @@ Tensor VaeCuda::encode(const Tensor& video, cudaStream_t stream) {
 Tensor VaeCuda::encode_tiled(const Tensor& video_in, const TileOptions& tiles,
                              cudaStream_t stream) {
   Impl& m = *impl_;
+  restore(stream);
   const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
   if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
   Tensor result = [&]() -> Tensor {

@@ -104,6 +104,16 @@ class VaeCuda {
   double last_flops() const;
   size_t weight_bytes() const;  // device bytes of the loaded weights
 
+  // Whole-component offload (the memory plan's VAE kOffloaded): offload() moves every weight into
+  // pinned host memory and frees its device memory; restore() brings them back. decode/encode on
+  // an offloaded VAE restore it first (so it stays on the device until the next offload()).
+  // Synchronise `stream`. No-ops in the host emulation mode.
+  void offload(cudaStream_t stream);
+  void restore(cudaStream_t stream);
+  bool offloaded() const;
+  // VaeCudaOptions::reuse_buffers after construction (the planner turns it off under a budget).
+  void set_reuse_buffers(bool on);
+
  private:
   struct Impl;
   explicit VaeCuda(std::unique_ptr<Impl> impl);
