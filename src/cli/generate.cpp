@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +32,11 @@
 #include "pipeline/demo_model.h"
 #include "pipeline/progress.h"
 #include "perf/monitor.h"
+#include "perf/sysinfo.h"
 #include "perf/thermal.h"
+#include "plan/memory_model.h"
+#include "plan/plan_config.h"
+#include "plan/planner.h"
 #include "pipeline/ti2v_pipeline.h"
 #include "sched/scheduler.h"
 
@@ -59,6 +64,11 @@ const char* kHelp =
     "  --text-encoder-device cpu|cuda\n"
     "                          where the UMT5 text encoder runs (default: with --device; cpu keeps\n"
     "                          its ~11 GB of weights off the GPU)\n"
+    "  --vram-budget GB        GPU memory the whole run may use (generation.vram_budget_gb; 0 = the\n"
+    "                          whole card): the planner decides what stays on the GPU, what streams\n"
+    "                          from pinned host memory, VAE tiles (docs/memory.md); out of memory\n"
+    "                          backs off to a smaller plan and retries. Plan keys set in the config\n"
+    "                          (cpu_offload.*, tile_optimization.*, ...) replace the planner\n"
     "  --config FILE           settings file (docs/config.md; repeatable); options given here win\n"
     "  --set KEY=VALUE         one setting by its key path (e.g. --set generation.steps=30)\n"
     "\n"
@@ -118,7 +128,8 @@ Args parse(int argc, char** argv) {
       {"--guidance", "generation.guidance"}, {"--shift", "generation.shift"},
       {"--solver", "generation.solver"}, {"--seed", "generation.seed"},
       {"--output", "generation.output"}, {"-o", "generation.output"},
-      {"--device", "generation.device"}, {"--threads", "cpu_optimization.max_workers"}};
+      {"--device", "generation.device"}, {"--threads", "cpu_optimization.max_workers"},
+      {"--vram-budget", "generation.vram_budget_gb"}};
   for (int i = 1; i < argc; ++i) {
     if (config::take_config_option(argc, argv, i, a.copt)) continue;
     std::string o = argv[i];
@@ -180,6 +191,70 @@ std::string choose_device(const std::string& want) {
 #endif
 }
 
+// The memory-plan keys (plan::plan_from_settings reads them); they act on the CUDA engine.
+const char* const kPlanKeys[] = {
+    "memory_optimization.gradient_checkpointing", "memory_optimization.checkpoint_segments",
+    "attention_optimization.attention_slice_size", "tile_optimization.vae_tile_size",
+    "tile_optimization.overlap_pixels",          "tile_optimization.vae_temporal_chunk",
+    "batch_optimization.cfg_batch",               "cpu_offload.text_encoder",
+    "cpu_offload.vae",                            "cpu_offload.text_encoder_device",
+    "cpu_offload.unet",                           "cpu_offload.unet_resident_blocks",
+    "ti2v_5b_quantization.strategy",              "ti2v_5b_quantization.components",
+    "generation.vram_budget_gb"};
+
+std::vector<std::string> set_plan_keys(const config::Settings& s) {
+  std::vector<std::string> out;
+  for (const char* k : kPlanKeys) {
+    if (!s.is_default(k)) out.push_back(k);
+  }
+  return out;
+}
+
+void warn_plan_keys_on_cpu(const config::Settings& s) {
+  std::vector<std::string> keys = set_plan_keys(s);
+  if (keys.empty()) return;
+  std::string list;
+  for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+  LOG_WARN << "not applied on the CPU backend (they lay out GPU memory; use --device cuda): " << list;
+}
+
+#ifdef WAN22_HAVE_CUDA
+// The memory plan of a CUDA generation: the config's plan keys when any of them is set (e.g. a
+// config written by `wan22 optimize --apply`), else the planner's choice for this workload, this
+// GPU and generation.vram_budget_gb. --text-encoder-device cpu puts the text encoder on the CPU.
+plan::Plan cuda_plan(const config::Settings& settings, const pipeline::CheckpointPaths& paths,
+                     const pipeline::GenerateRequest& req, const std::string& te_device, std::string* line) {
+  std::vector<std::string> keys = set_plan_keys(settings);
+  keys.erase(std::remove(keys.begin(), keys.end(), std::string("generation.vram_budget_gb")), keys.end());
+  plan::Plan p;
+  if (!keys.empty()) {
+    p = plan::plan_from_settings(settings);
+    *line = "memory plan from the config (" + std::to_string(keys.size()) + " key(s) set): " + p.str();
+  } else {
+    const plan::ModelSpec m = plan::resolve_model(paths.root);
+    plan::Workload w = plan::workload_from_settings(settings, m);
+    w.width = req.width;
+    w.height = req.height;
+    w.frames = req.frames;
+    w.steps = req.denoise.steps;
+    w.guidance = req.denoise.guidance;
+    w.image_to_video = !req.image_path.empty() || m.needs_image;
+    perf::SysinfoOptions so;
+    so.use_hwloc = false;
+    const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
+    plan::PlannerOptions po = plan::planner_options(settings);
+    const double outside = cuda::device_bytes_outside_allocator();
+    if (po.budget_gib > 0) po.budget_gib = std::max(0.25, po.budget_gib - outside / plan::kGiB);
+    const plan::PlanResult r = plan::make_plan(m, w, hw, po);  // kOutOfMemory names the smallest budget
+    p = r.plan;
+    *line = "memory plan for " + r.device + " (" + r.budget_source + "): " + p.str() + "; predicted peak " +
+            plan::gib_str(r.memory.peak_device + outside) + " with the CUDA context";
+  }
+  if (te_device == "cpu") p.text = plan::Placement::kCpu;
+  return p;
+}
+#endif
+
 int run_generate(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
@@ -236,15 +311,22 @@ int run_generate(int argc, char** argv) {
 
   pipeline::LoadReport load;
   pipeline::EngineLoader engine_loader;  // empty: the CPU engine
+  std::string plan_line;
 #ifdef WAN22_HAVE_CUDA
   if (device == "cuda") {
     cuda::CudaEngineOptions eo;
-    eo.text_encoder_on_cpu = te_device == "cpu";
+    eo.plan = cuda_plan(settings, paths, req, te_device, &plan_line);
+    eo.vram_budget_bytes = settings.get_double("generation.vram_budget_gb") * plan::kGiB;
+    eo.quality_threshold = settings.get_double("ti2v_5b_quantization.quality_threshold");
+    eo.on_notice = [quiet = a.quiet](const std::string& m) {
+      if (!quiet) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
+    };
     engine_loader = [eo](const pipeline::CheckpointPaths& p, std::vector<pipeline::StageTime>* stages) {
       return std::unique_ptr<pipeline::Engine>(cuda::CudaEngine::load(p, eo, stages));
     };
   }
 #endif
+  if (device == "cpu") warn_plan_keys_on_cpu(settings);
   auto pipe = pipeline::Ti2vPipeline::load(paths, &load, engine_loader);
   const bool show = !a.quiet;
   if (show) {
@@ -254,6 +336,7 @@ int run_generate(int argc, char** argv) {
                  req.image_path.empty() ? "text-to-video" : "image-to-video", req.width, req.height,
                  req.frames, req.denoise.steps, req.denoise.solver.c_str());
   }
+  if (show && !plan_line.empty()) std::fprintf(stderr, "wan22: %s\n", plan_line.c_str());
   pipeline::ProgressBar bar("denoising", req.denoise.steps, show ? stderr : nullptr, a.plain);
   // Monitoring (performance_monitoring.*) samples in the background while the job runs; the
   // thermal governor (thermal_management.*) paces the steps when a GPU or CPU runs hot.
@@ -323,6 +406,23 @@ int run_generate(int argc, char** argv) {
   side["text_encoder_device"] = te_device;
   side["threads"] = default_pool().num_threads();
   side["notices"] = result.notices;
+#ifdef WAN22_HAVE_CUDA
+  if (auto* ce = dynamic_cast<cuda::CudaEngine*>(&pipe.engine())) {
+    nlohmann::json mem = nlohmann::json::object();
+    mem["plan"] = ce->plan().str();
+    mem["vram_budget_gb"] = settings.get_double("generation.vram_budget_gb");
+    mem["outside_allocator_gib"] = ce->outside_bytes() / plan::kGiB;
+    std::string line;
+    for (const auto& u : ce->memory_use()) {
+      const std::string st = plan::stage_name(u.stage);
+      mem[st + "_peak_gib"] = u.device_peak_bytes() / plan::kGiB;
+      line += (line.empty() ? "" : ", ") + st + " " + plan::gib_str(u.device_peak_bytes());
+    }
+    mem["notices"] = ce->notices();
+    side["device_memory"] = mem;
+    if (show) std::fprintf(stderr, "wan22: device memory peak per stage: %s\n", line.c_str());
+  }
+#endif
   nlohmann::json stages = nlohmann::json::object();
   for (const auto& s : load.stages) stages[s.stage + "_s"] = s.seconds;
   for (const auto& s : result.stages) stages[s.stage + "_s"] = s.seconds;

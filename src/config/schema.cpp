@@ -212,16 +212,19 @@ std::vector<KeySpec> build_schema() {
   const std::string i6 = "issue 6 (memory system)";
   const std::string i7 = "issue 7 (performance system)";
   const std::string i4 = "issue 4 (wan22 generate)";
+  const std::string kPlanApplied =
+      "the CUDA engine's memory plan (wan22 generate --device cuda, wan22 bench; docs/memory.md); "
+      "the CPU backend names it as not applied";
   std::vector<KeySpec> k;
 
   // ---- memory_optimization ----
   k.push_back(boolean("memory_optimization.gradient_checkpointing", true,
                       "activation chunking: each block's FFN and attention run over the tokens in "
                       "checkpoint_segments parts (inference has no backward pass; same compute-for-memory trade)",
-                      planned(i6)));
+                      applied(kPlanApplied)));
   k.push_back(integer("memory_optimization.checkpoint_segments", 4, 1, 256,
                       "number of token segments for activation chunking; peak activation memory drops by about this factor",
-                      planned(i6)));
+                      applied(kPlanApplied)));
   k.push_back(integer("memory_optimization.memory_channels", 8, 1, 64,
                       "host memory channels, used by the host-bandwidth model of `wan22 optimize` and bench reports",
                       planned(i7)));
@@ -235,24 +238,24 @@ std::vector<KeySpec> build_schema() {
   // ---- cpu_offload ----
   k.push_back(boolean("cpu_offload.text_encoder", true,
                       "keep the UMT5 text encoder in pinned host memory and move it to the GPU only while it runs",
-                      planned(i6)));
+                      applied(kPlanApplied)));
   k.push_back(boolean("cpu_offload.vae", true,
                       "keep the VAE in pinned host memory and move it to the GPU only while it encodes/decodes",
-                      planned(i6)));
+                      applied(kPlanApplied)));
   k.push_back(boolean("cpu_offload.safety_checker", true, "offload the safety checker",
                       na("Wan2.2 has no safety checker")));
   k.push_back(engine(choice("cpu_offload.text_encoder_device", "gpu", {"gpu", "cpu"},
                             "where the text encoder computes: gpu (with cpu_offload.text_encoder its layers are "
                             "streamed from pinned host memory while it runs) or cpu (no device memory; slower)",
-                            planned(i6 + ": placement planner"))));
+                            applied(kPlanApplied))));
   k.push_back(engine(boolean("cpu_offload.unet", false,
                              "stream the DiT (the guide's unet) from pinned host memory: its blocks are prefetched on a "
                              "copy stream, double-buffered, and it is on the device only while denoising",
-                             planned(i6 + ": DiT weight streaming"))));
+                             applied(kPlanApplied))));
   k.push_back(engine(integer("cpu_offload.unet_resident_blocks", 0, 0, 1000,
                              "with cpu_offload.unet: DiT blocks (of each expert) kept on the device while denoising; "
                              "the others are streamed (wan22 optimize picks the most that fit the budget)",
-                             planned(i6 + ": DiT weight streaming"))));
+                             applied(kPlanApplied))));
 
   // ---- attention_optimization ----
   k.push_back(boolean("attention_optimization.enable_memory_efficient_attention", true,
@@ -260,7 +263,7 @@ std::vector<KeySpec> build_schema() {
                       fixed("attention is always flash-style in this engine (ops::attention, the CUDA kernels)")));
   k.push_back(integer("attention_optimization.attention_slice_size", 8, 0, 4096,
                       "attention processes this many heads at a time (0 = all heads at once)",
-                      planned(i6 + ": ops::AttentionOptions::head_slice, passed by the models")));
+                      applied(kPlanApplied)));
 
   // ---- memory_pool ----
   k.push_back(boolean("memory_pool.enabled", true,
@@ -287,7 +290,7 @@ std::vector<KeySpec> build_schema() {
   // ---- tile_optimization ----
   k.push_back(with_check(pair("tile_optimization.vae_tile_size", 256, 256, 0, 16384,
                               "[width, height] in pixels of the spatial tiles of VAE encode/decode ([0, 0] = untiled)",
-                              planned(i6)),
+                              applied(kPlanApplied)),
                          check_vae_tile, "[0, 0] or multiples of 16 of at least 64"));
   k.push_back(with_check(pair("tile_optimization.unet_tile_size", 64, 64, 0, 4096,
                               "[width, height] in latent pixels of tiled denoising, used only when the planner finds the "
@@ -296,11 +299,11 @@ std::vector<KeySpec> build_schema() {
                          check_tile_pair, "both 0 or both non-zero"));
   k.push_back(integer("tile_optimization.overlap_pixels", 32, 0, 1024,
                       "pixels by which neighbouring VAE tiles overlap; the overlap is blended linearly",
-                      planned(i6)));
+                      applied(kPlanApplied)));
   k.push_back(engine(integer("tile_optimization.vae_temporal_chunk", 1, 1, 64,
                              "latent frames decoded per causal chunk of the VAE (1 = the official schedule: the first "
                              "frame, then one latent frame = 4 video frames at a time); more is faster and needs more memory",
-                             planned(i6 + ": tiled VAE"))));
+                             applied(kPlanApplied))));
 
   // ---- memory_bandwidth ----
   k.push_back(boolean("memory_bandwidth.coalesced_access", true, "coalesced, vectorised memory access in kernels",
@@ -353,13 +356,13 @@ std::vector<KeySpec> build_schema() {
   k.push_back(choice("ti2v_5b_quantization.strategy", "bf16", {"none", "bf16", "fp16", "fp8", "int8"},
                      "weight format of the listed components: none (as stored), bf16, fp16, fp8 (e4m3 with per-output-"
                      "channel scales), int8 (weight-only)",
-                     planned(i6)));
+                     applied(kPlanApplied)));
   k.push_back(list("ti2v_5b_quantization.components", {"unet", "text_encoder"}, {"unet", "text_encoder", "vae"},
-                   "components the strategy applies to (unet = the DiT)", planned(i6)));
+                   "components the strategy applies to (unet = the DiT)", applied(kPlanApplied)));
   k.push_back(number("ti2v_5b_quantization.quality_threshold", 0.95, 0, 1,
                      "minimum cosine similarity to the bf16 output of the first denoising step; below it the component "
                      "falls back to bf16 and says so",
-                     planned(i6)));
+                     applied(kPlanApplied)));
 
   // ---- model_caching ----
   k.push_back(boolean("model_caching.cache_components", true,
@@ -384,7 +387,7 @@ std::vector<KeySpec> build_schema() {
   k.push_back(engine(boolean("batch_optimization.cfg_batch", true,
                              "run the two classifier-free-guidance branches as one batch of 2 (one pass over the "
                              "weights per step); false: one after the other (half the activation memory)",
-                             planned(i6 + ": placement planner"))));
+                             applied(kPlanApplied))));
 
   // ---- pipeline_parallelization ----
   const std::string jobs = "not yet filed (overlapping the stages of several jobs: the service's job queue)";
@@ -558,7 +561,7 @@ std::vector<KeySpec> build_schema() {
                                 check_device, "auto, cpu, cuda or cuda:N")));
   k.push_back(engine(number("generation.vram_budget_gb", 0, 0, 1e6,
                             "device memory budget in GiB that the placement planner honours (0 = the whole device)",
-                            planned(i6))));
+                            applied(kPlanApplied))));
   return k;
 }
 

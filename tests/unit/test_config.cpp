@@ -400,6 +400,7 @@ TEST(ConfigSettings, NotAppliedListsEverySetButUnusedKey) {
   EXPECT_TRUE(s.not_applied().empty());  // nothing set
   ASSERT_TRUE(s.try_load_text(R"({
     "cpu_offload": {"safety_checker": true, "vae": false},
+    "memory_optimization": {"prefetch_distance": 16},
     "cpu_optimization": {"max_workers": 2, "workload_distribution": "balanced"},
     "attention_optimization": {"enable_memory_efficient_attention": false}
   })",
@@ -412,9 +413,11 @@ TEST(ConfigSettings, NotAppliedListsEverySetButUnusedKey) {
   EXPECT_EQ(by_path["cpu_offload.safety_checker"].status.kind, Availability::kNotApplicable);
   EXPECT_TRUE(contains(by_path["cpu_offload.safety_checker"].str(), "no safety checker"));
   // planned
-  ASSERT_TRUE(by_path.count("cpu_offload.vae"));
-  EXPECT_TRUE(contains(by_path["cpu_offload.vae"].str(), "planned: issue 6"));
-  EXPECT_TRUE(contains(by_path["cpu_offload.vae"].str(), "file:n.json"));
+  ASSERT_TRUE(by_path.count("memory_optimization.prefetch_distance"));
+  EXPECT_TRUE(contains(by_path["memory_optimization.prefetch_distance"].str(), "planned: issue 6"));
+  EXPECT_TRUE(contains(by_path["memory_optimization.prefetch_distance"].str(), "file:n.json"));
+  // applied by the CUDA engine's memory plan: not listed
+  EXPECT_FALSE(by_path.count("cpu_offload.vae"));
   // fixed: reported only when it differs from what the engine does
   EXPECT_TRUE(by_path.count("attention_optimization.enable_memory_efficient_attention"));
   EXPECT_FALSE(by_path.count("cpu_optimization.workload_distribution"));

@@ -2,6 +2,8 @@
 #include "backends/cuda/pipeline_cuda.h"
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
@@ -86,6 +88,8 @@ struct CudaEngine::Impl {
   double outside = 0;                 // device bytes outside the allocator
   std::vector<StageMemoryUse> use;    // one per stage, the last run
   std::vector<std::string> notices;
+  bool quality_checked = false;
+  double quality_cosine = -1.0;
 
   Impl() : exec(std::make_unique<CudaStepExecutor>(stream.get())) {
     const auto devs = devices();
@@ -256,6 +260,22 @@ struct CudaEngine::Impl {
   }
 };
 
+namespace {
+
+double cosine_host(const Tensor& a, const Tensor& b) {
+  const float* x = a.data<float>();
+  const float* y = b.data<float>();
+  double xy = 0, xx = 0, yy = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    xy += static_cast<double>(x[i]) * y[i];
+    xx += static_cast<double>(x[i]) * x[i];
+    yy += static_cast<double>(y[i]) * y[i];
+  }
+  return xx > 0 && yy > 0 ? xy / std::sqrt(xx * yy) : (xx == yy ? 1.0 : 0.0);
+}
+
+}  // namespace
+
 // The denoising stage: each CFG pair runs as stage kDenoise (weights arranged, memory recorded,
 // out-of-memory backoff and retry).
 class CudaGuidedModel final : public pipeline::GuidedModel {
@@ -284,7 +304,58 @@ class CudaGuidedModel final : public pipeline::GuidedModel {
                           m_.st(), mode);
       return 0;
     });
+    if (!m_.quality_checked && m_.opts.quality_threshold > 0 && m_.plan.dit_format != plan::WeightFormat::kBF16) {
+      m_.quality_checked = true;
+      quality_check(latent, t, cond, uncond);
+    }
   }
+
+ private:
+  // The first step's conditional output against a bf16 DiT (checkpoint weights, every block
+  // streamed); under the threshold the engine switches to bf16 and redoes this step.
+  void quality_check(const Tensor& latent, double t, Tensor& cond, Tensor& uncond) {
+    const std::string fmt = plan::format_name(m_.plan.dit_format);
+    if (!m_.paths) {
+      m_.notice("DiT " + fmt + " quality check skipped: random weights have no bf16 checkpoint to compare with");
+      return;
+    }
+    Tensor ref_out;
+    {
+      DitCuda ref(dit_config_from(m_.dit_cfg));
+      io::WeightStore ws = pipeline::open_dit_weights(*m_.paths);
+      DitLoadOptions lo;
+      lo.resident_blocks = 0;  // pinned host memory, streamed: the budget holds
+      ref.load(ws, m_.st(), lo);
+      if (m_.opts.cudnn_attention) ref.use_cudnn_attention(true);
+      DitInputs in;
+      in.latent = latent.data<float>();
+      in.frames = latent.dim(1);
+      in.height = latent.dim(2);
+      in.width = latent.dim(3);
+      in.context = static_cast<const bf16*>(cond_.rows.raw_data());
+      in.context_len = cond_.n;
+      in.timestep = t;
+      in.first_frame_clean = first_frame_clean_;
+      ref.forward(in, ref_out, m_.st());
+    }
+    const double c = cosine_host(m_.exec->download(cond), m_.exec->download(ref_out));
+    m_.quality_cosine = c;
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "DiT %s quality check on the first step: cosine similarity %.6f vs bf16 (threshold %.4f)",
+                  fmt.c_str(), c, m_.opts.quality_threshold);
+    if (c >= m_.opts.quality_threshold) {
+      m_.notice(std::string(buf) + ": kept");
+      return;
+    }
+    m_.notice(std::string(buf) + ": below, falling back to bf16 weights");
+    plan::Plan p = m_.plan;
+    p.dit_format = plan::WeightFormat::kBF16;
+    m_.plan = p;
+    m_.reload_dit();
+    predict(latent, t, cond, uncond);  // this step again, in bf16
+  }
+
+ public:
 
  private:
   CudaEngine::Impl& m_;
@@ -470,6 +541,7 @@ std::unique_ptr<pipeline::GuidedModel> CudaEngine::guided_model(const Tensor& co
 const plan::Plan& CudaEngine::plan() const { return impl_->plan; }
 std::vector<StageMemoryUse> CudaEngine::memory_use() const { return impl_->use; }
 double CudaEngine::outside_bytes() const { return impl_->outside; }
+double CudaEngine::quality_cosine() const { return impl_->quality_cosine; }
 std::vector<std::string> CudaEngine::notices() const { return impl_->notices; }
 
 DitCuda& CudaEngine::dit() { return *impl_->dit; }

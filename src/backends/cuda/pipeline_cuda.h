@@ -60,6 +60,11 @@ struct CudaEngineOptions {
   // reported through on_notice). false: the error propagates.
   bool backoff_on_oom = true;
   std::function<void(const std::string&)> on_notice;  // default: LOG_WARN
+  // Quantized DiT weights (plan.dit_format fp8/int8): the first denoising step's conditional output
+  // is compared with the bf16 DiT's (loaded from the checkpoint, streamed, for that one forward);
+  // a cosine similarity under this threshold switches the DiT back to bf16 and says so
+  // (ti2v_5b_quantization.quality_threshold). 0: no check. Random-weight engines skip it (noticed).
+  double quality_threshold = 0.0;
 };
 
 // The device memory of one stage as the engine ran it (the last run of that stage).
@@ -117,6 +122,8 @@ class CudaEngine final : public pipeline::Engine {
   // Device bytes outside the caching allocator (context, handles, workspaces) measured at start.
   double outside_bytes() const;
   std::vector<std::string> notices() const;  // backoff / fallback messages of this engine so far
+  // The quantization quality check's cosine similarity (-1: not run).
+  double quality_cosine() const;
 
   struct Impl;  // pipeline_cuda.cpp
 

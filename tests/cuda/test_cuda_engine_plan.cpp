@@ -1,0 +1,107 @@
+// The CUDA engine's memory plan (CudaEngineOptions::plan, vram_budget_bytes, backoff): the golden
+// TI2V loop through an engine whose DiT streams every block, whose VAE is offloaded between its
+// stages and decodes in tiles, still within the golden tolerances; the same loop with a VRAM budget
+// under what the resident plan needs, which must back off (notices) and finish under the budget.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cuda/device.h"
+#include "backends/cuda/dit_cuda.h"
+#include "backends/cuda/pipeline_cuda.h"
+#include "backends/cuda/vae_cuda.h"
+#include "cuda_test_util.h"
+#include "pipeline/ti2v_pipeline.h"
+#include "plan/memory_model.h"
+
+#include "../golden/test_pipeline_case.h"
+
+using namespace wan22;
+
+namespace {
+
+constexpr double kBf16VaeGoldenTol = 1.5e-2;  // see test_cuda_pipeline.cpp
+
+struct Run {
+  double denoise_alloc_peak = 0, decode_reserved_peak = 0, max_device_peak = 0;
+  std::vector<std::string> notices;
+  std::string plan;
+};
+
+Run run_case(const cuda::CudaEngineOptions& o, const std::string& name, const std::string& tag) {
+  auto engine = cuda::CudaEngine::load(test::golden_pipeline_paths(), o);
+  cuda::CudaEngine* e = engine.get();
+  pipeline::Ti2vPipeline pipe(std::move(engine));
+  test::run_pipeline_case(pipe, name, test::kBf16Tol, tag, kBf16VaeGoldenTol);
+  Run r;
+  for (const auto& u : e->memory_use()) {
+    if (u.stage == plan::Stage::kDenoise) r.denoise_alloc_peak = u.alloc_peak_bytes;
+    if (u.stage == plan::Stage::kVaeDecode) r.decode_reserved_peak = u.reserved_peak_bytes;
+    r.max_device_peak = std::max(r.max_device_peak, u.device_peak_bytes());
+    std::cout << "[" << tag << "] " << plan::stage_name(u.stage) << ": allocated peak "
+              << plan::gib_str(u.alloc_peak_bytes) << ", reserved peak " << plan::gib_str(u.reserved_peak_bytes)
+              << ", outside " << plan::gib_str(u.outside_bytes) << "; plan " << u.plan << "\n";
+  }
+  r.notices = e->notices();
+  r.plan = e->plan().str();
+  for (const auto& n : r.notices) std::cout << "[" << tag << "] notice: " << n << "\n";
+  return r;
+}
+
+}  // namespace
+
+TEST(CudaEnginePlan, StreamedOffloadedTiledMatchesGolden) {
+  REQUIRE_GPU();
+  cuda::CudaEngineOptions resident;
+  const Run a = run_case(resident, "pipeline_t2v", "resident plan");
+
+  cuda::CudaEngineOptions o;
+  o.plan.dit = plan::Placement::kStreamed;
+  o.plan.dit_resident_blocks = 0;
+  o.plan.vae = plan::Placement::kOffloaded;
+  o.plan.cfg_batch = false;
+  o.plan.vae_tile = 0;  // tiled decoding changes the output (blended seams): tested in test_cuda_vae
+  const Run b = run_case(o, "pipeline_t2v", "streamed plan");
+  EXPECT_TRUE(b.notices.empty());
+  // Every DiT block streamed: the denoising stage holds less than with every block resident.
+  EXPECT_LT(b.denoise_alloc_peak, a.denoise_alloc_peak);
+}
+
+TEST(CudaEnginePlan, BudgetBacksOffAndFinishes) {
+  REQUIRE_GPU();
+  cuda::CudaEngineOptions resident;
+  const Run a = run_case(resident, "pipeline_t2v", "no budget");
+  cuda::allocator()->empty_cache();
+  // A budget well under the resident plan's largest stage: the resident plan cannot run in it.
+  cuda::CudaEngineOptions o;
+  const double outside = cuda::device_bytes_outside_allocator();
+  const double need = a.max_device_peak - outside;
+  ASSERT_GT(need, 0.0);
+  o.vram_budget_bytes = outside + 0.5 * need;
+  const Run b = run_case(o, "pipeline_t2v", "budget");
+  EXPECT_FALSE(b.notices.empty()) << "no out-of-memory backoff happened under half the resident peak";
+  EXPECT_NE(b.plan, a.plan);
+  EXPECT_LE(b.max_device_peak, o.vram_budget_bytes * 1.0001);
+  cuda::allocator()->set_budget(0);
+}
+
+TEST(CudaEnginePlan, VaeOffloadRestoreKeepsOutput) {
+  REQUIRE_GPU();
+  auto engine = cuda::CudaEngine::load(test::golden_pipeline_paths(), {});
+  cuda::VaeCuda& vae = engine->vae();
+  const auto fx = io::WeightStore::open(test::golden_dir() + "/pipeline_t2v.safetensors");
+  Tensor lat = fx.get_f32("latent_" + std::to_string(test::pipeline_manifest()["cases"]["pipeline_t2v"]["steps"].get<int>() - 1));
+  Tensor v1 = engine->decode(lat);
+  cuda::allocator()->empty_cache();
+  const uint64_t before = cuda::allocator()->caching_stats().current_bytes;
+  vae.offload(engine->stream());
+  EXPECT_TRUE(vae.offloaded());
+  const uint64_t after = cuda::allocator()->caching_stats().current_bytes;
+  EXPECT_LT(after, before);
+  EXPECT_GE(before - after, vae.weight_bytes() / 2) << "offload freed less than half the VAE's weights";
+  Tensor v2 = engine->decode(lat);  // restores first
+  EXPECT_FALSE(vae.offloaded());
+  ASSERT_EQ(v1.numel(), v2.numel());
+  EXPECT_EQ(std::memcmp(v1.raw_data(), v2.raw_data(), v1.nbytes()), 0) << "decode after offload/restore differs";
+}
