@@ -51,7 +51,8 @@ struct Workload {
 const std::vector<Workload>& all_workloads() {
   static const std::vector<Workload> w = {{"720p_121f", "720p", 1280, 704, 121},
                                           {"480p_121f", "480p", 832, 480, 121},
-                                          {"720p_49f", "720p", 1280, 704, 49}};
+                                          {"720p_49f", "720p", 1280, 704, 49},
+                                          {"720p_1f", "720p", 1280, 704, 1}};  // a single image
   return w;
 }
 const std::vector<std::string> kParts = {"dit", "vae", "text", "generate"};
@@ -482,7 +483,7 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
   for (const auto& w : names) {
     const auto& all = all_workloads();
     if (std::none_of(all.begin(), all.end(), [&](const Workload& x) { return x.name == w; })) {
-      throw Error(ErrorCode::kInvalidArgument, "bench: unknown workload '" + w + "' (720p_121f, 480p_121f, 720p_49f)");
+      throw Error(ErrorCode::kInvalidArgument, "bench: unknown workload '" + w + "' (720p_121f, 480p_121f, 720p_49f, 720p_1f)");
     }
   }
   for (const auto& p : opts.parts) {

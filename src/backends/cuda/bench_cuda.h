@@ -15,7 +15,7 @@ struct BenchOptions {
   std::string model_dir;            // a TI2V-5B checkpoint; empty: random weights at its sizes
   bool random_weights = true;       // true: ignore model_dir and use seeded random weights
   // Workload names to run; empty = all: "720p_121f" (1280x704x121), "480p_121f" (832x480x121),
-  // "720p_49f" (1280x704x49).
+  // "720p_49f" (1280x704x49), "720p_1f" (1280x704, one frame: a single image).
   std::vector<std::string> workloads;
   // Parts to run; empty = all: "dit", "vae", "text", "generate".
   std::vector<std::string> parts;
