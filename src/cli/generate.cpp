@@ -318,6 +318,8 @@ int run_generate(int argc, char** argv) {
     eo.plan = cuda_plan(settings, paths, req, te_device, &plan_line);
     eo.vram_budget_bytes = settings.get_double("generation.vram_budget_gb") * plan::kGiB;
     eo.quality_threshold = settings.get_double("ti2v_5b_quantization.quality_threshold");
+    eo.component_order = settings.get_string_list("ti2v_5b_loading.component_order");
+    eo.clear_cache_between = settings.get_bool("ti2v_5b_loading.clear_cache_between");
     eo.on_notice = [quiet = a.quiet](const std::string& m) {
       if (!quiet) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
     };
@@ -337,6 +339,15 @@ int run_generate(int argc, char** argv) {
                  req.frames, req.denoise.steps, req.denoise.solver.c_str());
   }
   if (show && !plan_line.empty()) std::fprintf(stderr, "wan22: %s\n", plan_line.c_str());
+#ifdef WAN22_HAVE_CUDA
+  if (auto* ce = dynamic_cast<cuda::CudaEngine*>(&pipe.engine()); ce && show) {
+    for (const auto& l : ce->load_report()) {
+      std::fprintf(stderr, "wan22: loaded %s in %.2fs (%s): host RSS %s (peak %s), device %s\n", l.component.c_str(),
+                   l.seconds, l.where.c_str(), plan::gib_str(l.host_rss_bytes).c_str(),
+                   plan::gib_str(l.host_peak_bytes).c_str(), plan::gib_str(l.device_bytes).c_str());
+    }
+  }
+#endif
   pipeline::ProgressBar bar("denoising", req.denoise.steps, show ? stderr : nullptr, a.plain);
   // Monitoring (performance_monitoring.*) samples in the background while the job runs; the
   // thermal governor (thermal_management.*) paces the steps when a GPU or CPU runs hot.
@@ -419,6 +430,14 @@ int run_generate(int argc, char** argv) {
       line += (line.empty() ? "" : ", ") + st + " " + plan::gib_str(u.device_peak_bytes());
     }
     mem["notices"] = ce->notices();
+    nlohmann::json loads = nlohmann::json::array();
+    for (const auto& l : ce->load_report()) {
+      loads.push_back({{"component", l.component}, {"where", l.where}, {"seconds", l.seconds},
+                       {"host_rss_gib", l.host_rss_bytes / plan::kGiB}, {"host_peak_gib", l.host_peak_bytes / plan::kGiB},
+                       {"device_gib", l.device_bytes / plan::kGiB}});
+    }
+    mem["loads"] = loads;
+    if (ce->quality_cosine() >= 0) mem["quantization_cosine"] = ce->quality_cosine();
     side["device_memory"] = mem;
     if (show) std::fprintf(stderr, "wan22: device memory peak per stage: %s\n", line.c_str());
   }

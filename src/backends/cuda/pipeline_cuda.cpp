@@ -1,6 +1,9 @@
 // The CUDA engine of the TI2V pipeline (see pipeline_cuda.h).
 #include "backends/cuda/pipeline_cuda.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +21,7 @@
 #include "pipeline/model_loading.h"
 #include "plan/memory_model.h"
 #include "plan/planner.h"
+#include "bench/host_memory.h"
 #include "core/log.h"
 
 namespace wan22::cuda {
@@ -88,6 +92,7 @@ struct CudaEngine::Impl {
   double outside = 0;                 // device bytes outside the allocator
   std::vector<StageMemoryUse> use;    // one per stage, the last run
   std::vector<std::string> notices;
+  std::vector<ComponentLoad> loads;
   bool quality_checked = false;
   double quality_cosine = -1.0;
 
@@ -368,7 +373,9 @@ CudaEngine::~CudaEngine() = default;
 
 namespace {
 
-void check_plan(const plan::Plan& p) {
+// Checks the plan's placements; weight formats this engine cannot run for the text encoder and the
+// VAE fall back to bf16 with a note (the DiT's format is checked when it loads).
+plan::Plan normalize_plan(plan::Plan p, std::vector<std::string>* notes) {
   if (!p.on_gpu) throw Error(ErrorCode::kInvalidArgument, "CUDA engine: the plan is for the CPU backend");
   if (p.vae == plan::Placement::kStreamed || p.vae == plan::Placement::kCpu) {
     throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: VAE placement ") + plan::placement_name(p.vae) +
@@ -379,13 +386,17 @@ void check_plan(const plan::Plan& p) {
                                              " is not supported (resident or streamed)");
   }
   if (p.vae_format != plan::WeightFormat::kBF16 && p.vae_format != plan::WeightFormat::kF32) {
-    throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: VAE weights in ") + plan::format_name(p.vae_format) +
-                                             " are not supported (bf16, or f32 with vae_f32)");
+    notes->push_back(std::string("VAE weights in ") + plan::format_name(p.vae_format) +
+                     " are not supported by the CUDA VAE: bf16 (quantizing its convolutions would cost visible "
+                     "quality for 0.7 GB)");
+    p.vae_format = plan::WeightFormat::kBF16;
   }
   if (p.text_format != plan::WeightFormat::kBF16) {
-    throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: text encoder weights in ") +
-                                             plan::format_name(p.text_format) + " are not supported (bf16)");
+    notes->push_back(std::string("text encoder weights in ") + plan::format_name(p.text_format) +
+                     " are not supported by the CUDA UMT5: bf16 (it runs once per prompt; stream it instead)");
+    p.text_format = plan::WeightFormat::kBF16;
   }
+  return p;
 }
 
 }  // namespace
@@ -393,63 +404,102 @@ void check_plan(const plan::Plan& p) {
 std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p, const CudaEngineOptions& opts,
                                              std::vector<pipeline::StageTime>* stages) {
   init();  // throws Error(kUnsupported) with the reason when there is no usable GPU
-  check_plan(opts.plan);
+  std::vector<std::string> notes;
+  const plan::Plan plan0 = normalize_plan(opts.plan, &notes);
   auto record = [&](const char* stage, Clock::time_point t0) {
     if (stages) stages->push_back({stage, since(t0)});
   };
   auto im = std::make_unique<Impl>();
   im->opts = opts;
-  im->plan = opts.plan;
+  im->plan = plan0;
+  for (const auto& n : notes) im->notice(n);
   im->paths = p;
   cudaStream_t st = im->stream.get();
   im->measure_outside();
   im->apply_budget();
   const bool streamed_text = opts.plan.text == plan::Placement::kStreamed;
-  if (!p.t5.empty()) {
-    auto t0 = Clock::now();
+  auto load_text = [&]() -> std::string {
+    if (p.t5.empty()) return "";
     if (opts.plan.text == plan::Placement::kCpu) {
       im->t5_cpu.emplace(models::text::T5Encoder::load(p.t5, p.t5_config));
-    } else {
-      T5CudaOptions to;
-      to.embedding_on_host = streamed_text;
-      to.resident_layers = streamed_text ? 0 : -1;
-      im->t5 = T5Cuda::load(p.t5, p.t5_config, st, to);
+      return "cpu";
     }
-    record("load_text_encoder", t0);
+    T5CudaOptions to;
+    to.embedding_on_host = streamed_text;
+    to.resident_layers = streamed_text ? 0 : -1;
+    im->t5 = T5Cuda::load(p.t5, p.t5_config, st, to);
+    return streamed_text ? "cuda, streamed from pinned host memory" : "cuda";
+  };
+  auto load_dit = [&]() -> std::string {
+    io::WeightStore ws = pipeline::open_dit_weights(p);
+    im->dit_cfg = pipeline::dit_config_for(p, ws);
+    im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
+    DitLoadOptions lo;
+    // Streamed: the blocks wait in pinned host memory until denoising starts.
+    lo.resident_blocks = opts.plan.dit == plan::Placement::kResident ? -1 : 0;
+    lo.format = im->dit_format();
+    im->dit->load(ws, st, lo);
+    if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
+    return std::string("cuda, ") + plan::format_name(opts.plan.dit_format) +
+           (opts.plan.dit == plan::Placement::kResident ? "" : ", streamed from pinned host memory");
+  };
+  auto load_vae = [&]() -> std::string {
+    VaeCudaOptions vo;
+    if (opts.vae_f32) vo.dtype = DType::kF32;
+    vo.decode_chunk = std::max(1, opts.plan.vae_chunk);
+    vo.reuse_buffers = opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0);
+    im->vae = VaeCuda::open(p.vae, p.vae_config, vo, st);
+    if (opts.plan.vae == plan::Placement::kOffloaded) {
+      im->vae->offload(st);
+      return "cuda, offloaded to pinned host memory between its stages";
+    }
+    return "cuda";
+  };
+  std::vector<std::string> order = opts.component_order;
+  for (const char* c : {"text_encoder", "unet", "vae"}) {
+    if (std::find(order.begin(), order.end(), c) == order.end()) order.push_back(c);
   }
-  auto t0 = Clock::now();
-  io::WeightStore ws = pipeline::open_dit_weights(p);
-  im->dit_cfg = pipeline::dit_config_for(p, ws);
-  im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
-  DitLoadOptions lo;
-  // Streamed: the blocks wait in pinned host memory until denoising starts.
-  lo.resident_blocks = opts.plan.dit == plan::Placement::kResident ? -1 : 0;
-  lo.format = im->dit_format();
-  im->dit->load(ws, st, lo);
-  if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
-  record("load_dit", t0);
-  t0 = Clock::now();
-  VaeCudaOptions vo;
-  if (opts.vae_f32) vo.dtype = DType::kF32;
-  vo.decode_chunk = std::max(1, opts.plan.vae_chunk);
-  vo.reuse_buffers = opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0);
-  im->vae = VaeCuda::open(p.vae, p.vae_config, vo, st);
-  if (opts.plan.vae == plan::Placement::kOffloaded) im->vae->offload(st);
-  record("load_vae", t0);
+  for (const std::string& c : order) {
+    if (c != "text_encoder" && c != "unet" && c != "vae") {
+      throw Error(ErrorCode::kInvalidArgument, "CUDA engine: unknown component '" + c +
+                                                   "' in the load order (text_encoder, unet, vae)");
+    }
+    const bool hwm_reset = bench::reset_peak_rss();
+    const double dev0 = static_cast<double>(allocator()->caching_stats().current_bytes);
+    const auto t0 = Clock::now();
+    ComponentLoad cl;
+    cl.component = c;
+    cl.where = c == "text_encoder" ? load_text() : c == "unet" ? load_dit() : load_vae();
+    WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+    cl.seconds = since(t0);
+    if (c == "text_encoder" && cl.where.empty()) continue;  // no text encoder (contexts are injected)
+    cl.host_rss_bytes = static_cast<double>(bench::current_rss_bytes());
+    cl.host_peak_bytes = static_cast<double>(bench::peak_rss_bytes());
+    if (!hwm_reset) cl.where += " (host peak since process start: the kernel refused the reset)";
+    cl.device_bytes = static_cast<double>(allocator()->caching_stats().current_bytes) - dev0;
+    record(c == "text_encoder" ? "load_text_encoder" : c == "unet" ? "load_dit" : "load_vae", t0);
+    im->loads.push_back(cl);
+    if (opts.clear_cache_between) {
+      allocator()->empty_cache();
+      malloc_trim(0);
+    }
+  }
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
   return std::unique_ptr<CudaEngine>(new CudaEngine(std::move(im)));
 }
 
 std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec, const CudaEngineOptions& opts) {
   init();
-  check_plan(opts.plan);
+  std::vector<std::string> notes;
+  const plan::Plan plan0 = normalize_plan(opts.plan, &notes);
   if (opts.plan.text == plan::Placement::kCpu) {
     throw Error(ErrorCode::kUnsupported, "CUDA engine with random weights: the text encoder on the CPU needs a "
                                          "checkpoint (plan text kCpu)");
   }
   auto im = std::make_unique<Impl>();
   im->opts = opts;
-  im->plan = opts.plan;
+  im->plan = plan0;
+  for (const auto& n : notes) im->notice(n);
   im->seed = spec.seed;
   cudaStream_t st = im->stream.get();
   im->measure_outside();
@@ -541,6 +591,7 @@ std::unique_ptr<pipeline::GuidedModel> CudaEngine::guided_model(const Tensor& co
 const plan::Plan& CudaEngine::plan() const { return impl_->plan; }
 std::vector<StageMemoryUse> CudaEngine::memory_use() const { return impl_->use; }
 double CudaEngine::outside_bytes() const { return impl_->outside; }
+const std::vector<ComponentLoad>& CudaEngine::load_report() const { return impl_->loads; }
 double CudaEngine::quality_cosine() const { return impl_->quality_cosine; }
 std::vector<std::string> CudaEngine::notices() const { return impl_->notices; }
 

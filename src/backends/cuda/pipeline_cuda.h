@@ -65,6 +65,23 @@ struct CudaEngineOptions {
   // a cosine similarity under this threshold switches the DiT back to bf16 and says so
   // (ti2v_5b_quantization.quality_threshold). 0: no check. Random-weight engines skip it (noticed).
   double quality_threshold = 0.0;
+  // Sequential loading (ti2v_5b_loading.*): the components load one at a time in this order
+  // ("text_encoder", "unet" = the DiT, "vae"), each streamed from the mapped checkpoint into its
+  // final place; clear_cache_between returns the allocator's free blocks to the device and freed
+  // host staging memory to the system between them.
+  std::vector<std::string> component_order = {"text_encoder", "unet", "vae"};
+  bool clear_cache_between = true;
+};
+
+// One component's load (CudaEngine::load_report): time, host memory after it and the host
+// high-water mark during it, device memory it holds.
+struct ComponentLoad {
+  std::string component;      // "text_encoder", "unet", "vae"
+  std::string where;          // "cuda", "cuda, streamed from pinned host memory", "cpu", ...
+  double seconds = 0;
+  double host_rss_bytes = 0;  // resident set after the component
+  double host_peak_bytes = 0; // VmHWM while it loaded (reset before it where the kernel allows)
+  double device_bytes = 0;    // caching allocator bytes it added
 };
 
 // The device memory of one stage as the engine ran it (the last run of that stage).
@@ -122,6 +139,7 @@ class CudaEngine final : public pipeline::Engine {
   // Device bytes outside the caching allocator (context, handles, workspaces) measured at start.
   double outside_bytes() const;
   std::vector<std::string> notices() const;  // backoff / fallback messages of this engine so far
+  const std::vector<ComponentLoad>& load_report() const;
   // The quantization quality check's cosine similarity (-1: not run).
   double quality_cosine() const;
 
