@@ -111,6 +111,10 @@ void expect_same_bits(const Outputs& got, const Outputs& want, const std::string
   }
 }
 
+// Two encoders compared bit for bit must run the same GEMM algorithms: the timed choice (per
+// encoder) is turned off for those comparisons; comparisons within one encoder keep it on.
+void deterministic(cuda::T5Cuda& enc) { enc.set_gemm_autotune(false); }
+
 uint64_t current_bytes() { return cuda::allocator()->caching_stats().current_bytes; }
 
 // Upper bound of what the caching allocator charges for one allocation of `bytes`: rounded to its
@@ -155,6 +159,7 @@ TEST(CudaT5Stream, LoadedWeightsEveryPlacementSameBits) {
   const Tensor ids = random_ids(2, len, cfg.vocab, 17), mask = test_mask(len), pmask = prefix_mask(len);
 
   cuda::T5Cuda ref_enc(ws, cfg);
+  deterministic(ref_enc);
   const Outputs want = run_all(ref_enc, ids, mask, pmask);
   const size_t pack = ref_enc.layer_pack_bytes(), dev_all = ref_enc.device_weight_bytes();
   EXPECT_EQ(ref_enc.host_weight_bytes(), 0u);
@@ -173,6 +178,7 @@ TEST(CudaT5Stream, LoadedWeightsEveryPlacementSameBits) {
     opt.resident_layers = v.resident;
     opt.embedding_on_host = v.host_embedding;
     cuda::T5Cuda enc(ws, cfg, nullptr, opt);
+    deterministic(enc);
     EXPECT_EQ(enc.resident_layers(), v.resident) << tag;
     const size_t emb = static_cast<size_t>(cfg.vocab * cfg.dim) * 2;
     const size_t streamed = static_cast<size_t>(nl - v.resident) * pack;
@@ -230,11 +236,13 @@ TEST(CudaT5Stream, SharedPositionTableStreamedAndOffloaded) {
   const int64_t len = 23;
   const Tensor ids = random_ids(2, len, cfg.vocab, 19), mask = test_mask(len), pmask = prefix_mask(len);
   cuda::T5Cuda enc(ws, cfg);
+  deterministic(enc);
   const Outputs want = run_all(enc, ids, mask, pmask);
   for (int r : {0, 1, 2}) {
     cuda::T5CudaOptions opt;
     opt.resident_layers = r;
     cuda::T5Cuda s(ws, cfg, nullptr, opt);
+    deterministic(s);
     expect_same_bits(run_all(s, ids, mask, pmask), want, "shared table, resident_layers " + std::to_string(r));
   }
   enc.offload(nullptr);
@@ -253,6 +261,7 @@ TEST(CudaT5Stream, RandomWeightsEveryPlacementSameBits) {
   const int64_t len = 19;
   const Tensor ids = random_ids(2, len, cfg.vocab, 20), mask = test_mask(len), pmask = prefix_mask(len);
   cuda::T5Cuda enc(cfg, 42, nullptr);
+  deterministic(enc);
   const Outputs want = run_all(enc, ids, mask, pmask);
   const int nl = static_cast<int>(cfg.num_layers);
   for (const auto& [r, host_emb] : std::vector<std::pair<int, bool>>{{0, true}, {0, false}, {1, true}, {nl / 2, false}}) {
@@ -261,6 +270,7 @@ TEST(CudaT5Stream, RandomWeightsEveryPlacementSameBits) {
     opt.resident_layers = r;
     opt.embedding_on_host = host_emb;
     cuda::T5Cuda s(cfg, 42, nullptr, opt);
+    deterministic(s);
     EXPECT_EQ(s.host_weight_bytes(), static_cast<size_t>(nl - r) * s.layer_pack_bytes() +
                                          (host_emb ? static_cast<size_t>(cfg.vocab * cfg.dim) * 2 : 0))
         << tag;
@@ -351,6 +361,7 @@ TEST(CudaT5Stream, FullyStreamedDeviceMemory) {
   size_t resident_weights = 0;
   {
     cuda::T5Cuda all(cfg, 3, nullptr);
+    deterministic(all);
     resident_weights = all.device_weight_bytes();
     want = to_host(all.forward(ids, mask, nullptr));
   }
@@ -360,6 +371,7 @@ TEST(CudaT5Stream, FullyStreamedDeviceMemory) {
   opt.resident_layers = 0;
   opt.embedding_on_host = true;
   cuda::T5Cuda enc(cfg, 3, nullptr, opt);
+  deterministic(enc);
   const size_t pack = enc.layer_pack_bytes(), slots = enc.stream_slot_bytes();
   EXPECT_EQ(slots, 2 * pack);
   // Between calls: only the final norm (dim floats, padded to 256 bytes) stays on the device.
@@ -411,6 +423,7 @@ TEST(CudaT5Stream, GoldenT5EncodeStreamed) {
   const Tensor ref = fx.get_f32("out");
 
   cuda::T5Cuda enc(ws, cfg);
+  deterministic(enc);
   const Tensor want = to_host(enc.forward(ids, mask, nullptr));
   const int nl = static_cast<int>(cfg.num_layers);
   std::vector<int> residencies = {0, 1, nl / 2};
@@ -422,6 +435,7 @@ TEST(CudaT5Stream, GoldenT5EncodeStreamed) {
       opt.resident_layers = r;
       opt.embedding_on_host = host_emb;
       cuda::T5Cuda s(ws, cfg, nullptr, opt);
+      deterministic(s);
       const Tensor got = to_host(s.forward(ids, mask, nullptr));
       EXPECT_EQ(max_abs_diff(got, want), 0.0) << tag;
       EXPECT_LE(report_err(tag + " vs fixture", got, ref), kBf16Tol);
@@ -442,11 +456,13 @@ TEST(CudaT5Stream, DiffusersTextEncoderStreamed) {
   const auto fx = io::WeightStore::open(dir + "/text_encoder_forward.safetensors");
   const Tensor ids = fx.get("input_ids"), mask = fx.get("attention_mask");
   cuda::T5Cuda enc(ws, cfg);
+  deterministic(enc);
   const Tensor want = to_host(enc.forward(ids, mask, nullptr));
   cuda::T5CudaOptions opt;
   opt.resident_layers = 0;
   opt.embedding_on_host = true;
   cuda::T5Cuda s(ws, cfg, nullptr, opt);
+  deterministic(s);
   EXPECT_EQ(max_abs_diff(to_host(s.forward(ids, mask, nullptr)), want), 0.0);
   EXPECT_LE(report_err("diffusers text_encoder fully streamed", to_host(s.forward(ids, mask, nullptr)),
                        fx.get_f32("last_hidden_state")),

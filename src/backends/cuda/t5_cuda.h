@@ -125,6 +125,13 @@ class T5Cuda {
   // Device bytes a call adds for streaming in the current placement: min(2, streamed layers) packs.
   size_t stream_slot_bytes() const;
 
+  // GEMM algorithm choice (on by default): the first call of each GEMM shape times the cuBLASLt
+  // heuristic's candidates and keeps the fastest, per encoder. Placements of ONE encoder always give
+  // the same bits; two encoders may pick different algorithms for a shape (timing noise) and then
+  // differ in the last bits. Off: the heuristic's first candidate (deterministic), for comparing two
+  // encoders bit for bit. Set it before the first call.
+  void set_gemm_autotune(bool on) { gemm_.set_autotune(on); }
+
   // FLOPs of one forward of `batch` sequences of `len` tokens (GEMMs + attention), for TFLOP/s reports.
   double flops(int64_t batch, int64_t len) const;
 
