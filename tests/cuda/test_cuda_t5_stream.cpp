@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <string>
@@ -467,4 +468,76 @@ TEST(CudaT5Stream, DiffusersTextEncoderStreamed) {
   EXPECT_LE(report_err("diffusers text_encoder fully streamed", to_host(s.forward(ids, mask, nullptr)),
                        fx.get_f32("last_hidden_state")),
             kBf16Tol);
+}
+
+// ---- UMT5-XXL at its real size (random weights): the streaming cost on this card ----
+// Prints the measured times next to the prediction of docs/models/text_cuda.md (copy-bound: one
+// 385.9 MB layer pack per ~7 ms at ~55 GB/s) and checks the bits and the device memory at the real
+// sizes. Needs ~14 GiB of device memory and ~12 GB of pinned host memory; skipped on smaller cards.
+TEST(CudaT5Stream, Umt5XxlStreamingCost) {
+  REQUIRE_GPU();
+  const T5Config cfg = models::text::umt5_xxl_config();
+  const size_t need = size_t{14} << 30;
+  if (cuda::devices().at(0).total_memory < need) GTEST_SKIP() << "needs 14 GiB of device memory";
+  cudaStream_t st = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking), cudaSuccess);
+  struct StreamGuard {
+    cudaStream_t s;
+    ~StreamGuard() { cudaStreamDestroy(s); }
+  } stream_guard{st};
+  const int64_t batch = 2, len = 512;
+  const Tensor ids = random_ids(batch, len, cfg.vocab, 23);
+  auto seconds = [&](auto fn) {
+    EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    EXPECT_EQ(cudaStreamSynchronize(st), cudaSuccess);
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  auto median3 = [&](auto fn) {
+    std::vector<double> t = {seconds(fn), seconds(fn), seconds(fn)};
+    std::sort(t.begin(), t.end());
+    return t[1];
+  };
+
+  cuda::T5Cuda enc(cfg, 2024, st);
+  const size_t pack = enc.layer_pack_bytes(), all = enc.device_weight_bytes();
+  Tensor out = enc.forward(ids, Tensor(), st);  // warm-up: autotunes the GEMM shapes
+  const double resident_s = median3([&] { out = enc.forward(ids, Tensor(), st); });
+  const Tensor want = to_host(out);
+  out = Tensor();
+
+  const double move_s = seconds([&] { enc.set_resident_layers(0, st); });
+  ASSERT_EQ(enc.host_weight_bytes(), static_cast<size_t>(cfg.num_layers) * pack);
+  const uint64_t base = current_bytes();
+  cuda::allocator()->reset_peak();
+  const double streamed_s = median3([&] { out = enc.forward(ids, Tensor(), st); });
+  const uint64_t peak = cuda::allocator()->caching_stats().peak_bytes - base;
+  EXPECT_EQ(max_abs_diff(to_host(out), want), 0.0) << "streamed";
+  out = Tensor();
+  EXPECT_GE(peak, enc.stream_slot_bytes());
+  EXPECT_LE(peak, enc.stream_slot_bytes() + call_bytes(cfg, batch, len));
+
+  const double offload_s = seconds([&] { enc.offload(st); });  // the layers are on the host already
+  EXPECT_EQ(enc.device_weight_bytes(), 0u);
+  const double offloaded_s = seconds([&] { out = enc.forward(ids, Tensor(), st); });
+  EXPECT_EQ(max_abs_diff(to_host(out), want), 0.0) << "offloaded";
+  out = Tensor();
+  const double restore_s = seconds([&] { enc.restore(st); });
+  const double upload_s = seconds([&] { enc.set_resident_layers(-1, st); });
+  EXPECT_EQ(enc.device_weight_bytes(), all);
+  EXPECT_EQ(max_abs_diff(to_host(enc.forward(ids, Tensor(), st)), want), 0.0) << "resident again";
+
+  const double copy_gbs = static_cast<double>(cfg.num_layers * pack) / streamed_s / 1e9;
+  std::cout << "  [UMT5-XXL 2 x 512] layer pack " << pack << " B; resident " << resident_s * 1e3
+            << " ms, fully streamed layers " << streamed_s * 1e3 << " ms (overhead " << (streamed_s - resident_s) * 1e3
+            << " ms, effective copy rate " << copy_gbs << " GB/s; predicted ~175 ms), offloaded (host embedding "
+            << "gather too) " << offloaded_s * 1e3 << " ms; streamed-call peak " << peak / 1048576.0
+            << " MiB (slots " << enc.layer_pack_bytes() * 2 / 1048576.0 << " MiB)\n"
+            << "  [UMT5-XXL placement moves] set_resident_layers(0) " << move_s << " s, offload (embedding) "
+            << offload_s << " s, restore " << restore_s << " s, set_resident_layers(-1) " << upload_s << " s\n";
+  RecordProperty("xxl_resident_ms", std::to_string(resident_s * 1e3));
+  RecordProperty("xxl_streamed_ms", std::to_string(streamed_s * 1e3));
+  RecordProperty("xxl_offloaded_ms", std::to_string(offloaded_s * 1e3));
+  RecordProperty("xxl_stream_peak_mib", std::to_string(peak / 1048576.0));
 }
