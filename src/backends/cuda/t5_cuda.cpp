@@ -314,9 +314,22 @@ void T5Cuda::place(int n_device, bool embedding_device, bool globals_device, cud
 }
 
 void T5Cuda::set_resident_layers(int n, cudaStream_t st) {
-  resident_ = clamp_resident(n, static_cast<int>(cfg_.num_layers));
-  if (offloaded_) return;  // applied by restore()
-  place(resident_, /*embedding_device=*/true, /*globals_device=*/true, st);
+  const int want = clamp_resident(n, static_cast<int>(cfg_.num_layers));
+  if (offloaded_) {  // applied by restore()
+    resident_ = want;
+    return;
+  }
+  try {
+    place(want, /*embedding_device=*/true, /*globals_device=*/true, st);
+  } catch (...) {
+    // Out of device memory for the uploads: place() assigned nothing of the failed pass, so the
+    // device layers are still a prefix; keep calls consistent with where the packs are.
+    int k = 0;
+    while (k < static_cast<int>(packs_.size()) && packs_[static_cast<size_t>(k)].device().is_cuda()) ++k;
+    resident_ = k;
+    throw;
+  }
+  resident_ = want;
 }
 
 void T5Cuda::offload(cudaStream_t st) {

@@ -102,7 +102,9 @@ class T5Cuda {
   // ---- where the weights live ----
   // Moves layer packs between the device and pinned host memory so that layers [0, n) are resident
   // and the rest streamed (n < 0 or n >= num_layers: all resident). Synchronises `stream`. On an
-  // offloaded encoder it only records n as the residency restore() returns to.
+  // offloaded encoder it only records n as the residency restore() returns to. When the device
+  // memory for the uploads is not available it throws (the caching allocator's kOutOfMemory) and
+  // the encoder stays usable: resident_layers() then says how many layers did stay on the device.
   void set_resident_layers(int n, cudaStream_t stream);
   // The residency asked for (constructor option or set_resident_layers), offloaded or not.
   int resident_layers() const { return resident_; }
@@ -111,7 +113,8 @@ class T5Cuda {
   // caching allocator. forward/encode/encode_trimmed keep working on an offloaded encoder, fully
   // streamed (every layer through the two slots, the embedding gathered on the host): the same
   // bits, slower. restore() brings the weights back to the residency in force before (or set while
-  // offloaded). Both synchronise `stream`; calling either twice does nothing the second time.
+  // offloaded). Both synchronise `stream`; calling either twice does nothing the second time. A
+  // restore() without the device memory for it throws and leaves the encoder offloaded (usable).
   void offload(cudaStream_t stream);
   void restore(cudaStream_t stream);
   bool offloaded() const { return offloaded_; }
