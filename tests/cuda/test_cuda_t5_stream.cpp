@@ -348,6 +348,55 @@ TEST(CudaT5Stream, OffloadRestore) {
   expect_same_bits(run_all(enc, ids, mask, pmask), want, "restored to resident_layers 1");
 }
 
+// ---- out of device memory: a failed restore / set_resident_layers leaves a usable encoder ----
+
+TEST(CudaT5Stream, OutOfDeviceMemoryKeepsEncoderUsable) {
+  REQUIRE_GPU();
+  // Layer packs of ~26 MB: larger than any block the allocator keeps cached for small requests.
+  T5Config cfg;
+  cfg.vocab = 64, cfg.dim = 512, cfg.dim_attn = 512, cfg.num_heads = 8, cfg.dim_ffn = 8192, cfg.num_layers = 3;
+  const int64_t len = 17;
+  const Tensor ids = random_ids(2, len, cfg.vocab, 24), mask = test_mask(len), pmask = prefix_mask(len);
+  cuda::T5Cuda enc(cfg, 9, nullptr);
+  const Outputs want = run_all(enc, ids, mask, pmask);
+  const size_t pack = enc.layer_pack_bytes();
+  const size_t emb_and_globals = enc.device_weight_bytes() - static_cast<size_t>(cfg.num_layers) * pack;
+
+  enc.offload(nullptr);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  CachingAllocator* a = cuda::allocator();
+  struct BudgetGuard {
+    CachingAllocator* a;
+    size_t old;
+    ~BudgetGuard() { a->set_budget(old); }
+  } budget_guard{a, a->options().budget_bytes};
+  a->empty_cache();
+  if (a->caching_stats().largest_free_block >= pack) GTEST_SKIP() << "a cached free block holds a whole layer";
+  // Room for two layer packs (the streaming slots) and the call buffers, not for three resident layers.
+  const size_t seg = (pack + (size_t{2} << 20) - 1) / (size_t{2} << 20) * (size_t{2} << 20);
+  a->set_budget(a->caching_stats().reserved_bytes + 2 * seg + (size_t{8} << 20));
+
+  EXPECT_THROW(enc.restore(nullptr), Error);
+  EXPECT_TRUE(enc.offloaded());
+  EXPECT_EQ(enc.device_weight_bytes(), 0u);
+  expect_same_bits(run_all(enc, ids, mask, pmask), want, "offloaded, after a failed restore");
+
+  enc.set_resident_layers(0, nullptr);  // recorded; restore then brings only the embedding and globals
+  enc.restore(nullptr);
+  EXPECT_FALSE(enc.offloaded());
+  EXPECT_EQ(enc.device_weight_bytes(), emb_and_globals);
+  EXPECT_THROW(enc.set_resident_layers(-1, nullptr), Error);
+  EXPECT_EQ(enc.resident_layers(), 0);
+  EXPECT_EQ(enc.device_weight_bytes(), emb_and_globals);
+  expect_same_bits(run_all(enc, ids, mask, pmask), want, "streamed, after a failed set_resident_layers");
+
+  a->set_budget(budget_guard.old);
+  enc.set_resident_layers(-1, nullptr);
+  EXPECT_EQ(enc.resident_layers(), static_cast<int>(cfg.num_layers));
+  EXPECT_EQ(enc.host_weight_bytes(), 0u);
+  expect_same_bits(run_all(enc, ids, mask, pmask), want, "resident again");
+}
+
 // ---- fully streamed: what the device holds before, during and after a call ----
 
 TEST(CudaT5Stream, FullyStreamedDeviceMemory) {
