@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <exception>
 #include <string>
 
 #include "backends/cuda/cuda_check.h"
@@ -85,15 +87,17 @@ std::vector<int64_t> int_values(const Tensor& t, const char* what) {
   return v;
 }
 
-void rand_bf16(Tensor& t, const Shape& s, uint64_t seed, double fan_in, cudaStream_t st) {
-  t = dev_bf16(s);
+// Fills bf16 tensor `t` (device) with uniform(+-sqrt(3 / fan_in)).
+void rand_bf16(const Tensor& t, uint64_t seed, double fan_in, cudaStream_t st) {
   const float a = static_cast<float>(std::sqrt(3.0 / fan_in));
   fill_uniform_bf16(bp(t), t.numel(), seed, -a, a, st);
 }
-void rand_f32(Tensor& t, const Shape& s, uint64_t seed, float lo, float hi, cudaStream_t st) {
-  t = dev_f32(s);
-  fill_uniform_f32(fp(t), t.numel(), seed, lo, hi, st);
-}
+
+// Rows of the random embedding drawn per seed (and the scratch chunk of a host embedding: 64 MiB at
+// UMT5-XXL's dim).
+constexpr int64_t kRandomEmbedRows = 8192;
+
+int clamp_resident(int n, int layers) { return n < 0 || n > layers ? layers : n; }
 
 }  // namespace
 
@@ -106,12 +110,30 @@ T5Cuda::BlasHandle::~BlasHandle() {
 
 T5Cuda::~T5Cuda() = default;
 
+void T5Cuda::make_layouts() {
+  const int64_t d = cfg_.dim, da = cfg_.dim_attn, df = cfg_.dim_ffn, nb = cfg_.num_buckets, H = cfg_.num_heads;
+  layer_layout_ = {};
+  layer_layout_.add(&Block::qkv, DType::kBF16, {3 * da, d});
+  layer_layout_.add(&Block::o, DType::kBF16, {d, da});
+  layer_layout_.add(&Block::ffn_in, DType::kBF16, {2 * df, d});
+  layer_layout_.add(&Block::fc2, DType::kBF16, {d, df});
+  layer_layout_.add(&Block::norm1, DType::kF32, {d});
+  layer_layout_.add(&Block::norm2, DType::kF32, {d});
+  if (!cfg_.shared_pos) layer_layout_.add(&Block::pos, DType::kF32, {nb, H});
+  globals_layout_ = {};
+  globals_layout_.add(&Globals::final_norm, DType::kF32, {d});
+  if (cfg_.shared_pos) globals_layout_.add(&Globals::shared_pos, DType::kF32, {nb, H});
+}
+
 T5Cuda::T5Cuda(const io::WeightStore& ws, const T5Config& cfg, cudaStream_t stream, T5CudaOptions opt)
     : cfg_(cfg), opt_(opt) {
   cfg_.validate();
   ensure_device();
+  make_layouts();
   const int64_t d = cfg_.dim, da = cfg_.dim_attn, df = cfg_.dim_ffn, nb = cfg_.num_buckets, H = cfg_.num_heads;
-  WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));  // uploads below use the synchronous copy
+  const int nl = static_cast<int>(cfg_.num_layers);
+  resident_ = clamp_resident(opt_.resident_layers, nl);
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));  // uploads below synchronise per piece
 
   const Tensor emb = host_weight(ws, "token_embedding.weight", {cfg_.vocab, d});
   if (opt_.embedding_on_host) {
@@ -120,57 +142,135 @@ T5Cuda::T5Cuda(const io::WeightStore& ws, const T5Config& cfg, cudaStream_t stre
     embedding_ = dev_bf16({cfg_.vocab, d});
     upload(emb, DType::kBF16, embedding_, 0);
   }
-  const int64_t n_tables = cfg_.shared_pos ? 1 : cfg_.num_layers;
-  pos_tables_ = dev_f32({n_tables, nb, H});
-  if (cfg_.shared_pos) {
-    upload(host_weight(ws, "pos_embedding.embedding.weight", {nb, H}), DType::kF32, pos_tables_, 0);
-  }
-  blocks_.resize(static_cast<size_t>(cfg_.num_layers));
-  for (int64_t i = 0; i < cfg_.num_layers; ++i) {
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    Block& b = blocks_[static_cast<size_t>(i)];
-    b.norm1 = dev_f32({d});
-    upload(host_weight(ws, p + "norm1.weight", {d}), DType::kF32, b.norm1, 0);
-    b.norm2 = dev_f32({d});
-    upload(host_weight(ws, p + "norm2.weight", {d}), DType::kF32, b.norm2, 0);
-    b.qkv = dev_bf16({3 * da, d});
-    upload(host_weight(ws, p + "attn.q.weight", {da, d}), DType::kBF16, b.qkv, 0);
-    upload(host_weight(ws, p + "attn.k.weight", {da, d}), DType::kBF16, b.qkv, da * d);
-    upload(host_weight(ws, p + "attn.v.weight", {da, d}), DType::kBF16, b.qkv, 2 * da * d);
-    b.o = dev_bf16({d, da});
-    upload(host_weight(ws, p + "attn.o.weight", {d, da}), DType::kBF16, b.o, 0);
-    if (!cfg_.shared_pos) {
-      upload(host_weight(ws, p + "pos_embedding.embedding.weight", {nb, H}), DType::kF32, pos_tables_, i * nb * H);
+
+  // Host tensor `h` converted to the entry's dtype into host pack `base` at element `at` of the entry.
+  auto put = [](const auto& entry, const Tensor& h, unsigned char* base, int64_t at) {
+    const Tensor c = h.to(entry.dtype).contiguous();
+    WAN22_CHECK(at + c.numel() <= shape_numel(entry.shape), "T5Cuda pack write out of range");
+    std::memcpy(base + entry.offset + static_cast<size_t>(at) * dtype_size(entry.dtype), c.raw_data(), c.nbytes());
+  };
+
+  // Globals: assembled in pinned host memory, then to the device.
+  {
+    Tensor g = t5::pinned_tensor({static_cast<int64_t>(globals_layout_.bytes)}, DType::kU8);
+    auto* base = static_cast<unsigned char*>(g.raw_data());
+    put(globals_layout_.entry(&Globals::final_norm), host_weight(ws, "norm.weight", {d}), base, 0);
+    if (cfg_.shared_pos) {
+      put(globals_layout_.entry(&Globals::shared_pos), host_weight(ws, "pos_embedding.embedding.weight", {nb, H}),
+          base, 0);
     }
-    b.ffn_in = dev_bf16({2 * df, d});
-    upload(host_weight(ws, p + "ffn.gate.0.weight", {df, d}), DType::kBF16, b.ffn_in, 0);
-    upload(host_weight(ws, p + "ffn.fc1.weight", {df, d}), DType::kBF16, b.ffn_in, df * d);
-    b.fc2 = dev_bf16({d, df});
-    upload(host_weight(ws, p + "ffn.fc2.weight", {d, df}), DType::kBF16, b.fc2, 0);
+    globals_ = t5::copy_to(g, /*to_device=*/true, stream);
+    WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
+    globals_layout_.views(globals_, globals_view_);
   }
-  final_norm_ = dev_f32({d});
-  upload(host_weight(ws, "norm.weight", {d}), DType::kF32, final_norm_, 0);
+
+  // Layers: each assembled in pinned host memory (dtype conversion on the host); a streamed layer
+  // keeps that buffer, a resident one is uploaded from it (one staging buffer, reused).
+  packs_.assign(static_cast<size_t>(nl), Tensor());
+  blocks_.assign(static_cast<size_t>(nl), Block{});
+  const int64_t pack_bytes = static_cast<int64_t>(layer_layout_.bytes);
+  Tensor staging;
+  for (int i = 0; i < nl; ++i) {
+    const bool resident = i < resident_;
+    if (resident && !staging.defined()) staging = t5::pinned_tensor({pack_bytes}, DType::kU8);
+    Tensor host_pack = resident ? staging : t5::pinned_tensor({pack_bytes}, DType::kU8);
+    auto* base = static_cast<unsigned char*>(host_pack.raw_data());
+    const std::string p = "blocks." + std::to_string(i) + ".";
+    auto entry = [&](Tensor Block::*m) -> const auto& { return layer_layout_.entry(m); };
+    put(entry(&Block::norm1), host_weight(ws, p + "norm1.weight", {d}), base, 0);
+    put(entry(&Block::norm2), host_weight(ws, p + "norm2.weight", {d}), base, 0);
+    put(entry(&Block::qkv), host_weight(ws, p + "attn.q.weight", {da, d}), base, 0);
+    put(entry(&Block::qkv), host_weight(ws, p + "attn.k.weight", {da, d}), base, da * d);
+    put(entry(&Block::qkv), host_weight(ws, p + "attn.v.weight", {da, d}), base, 2 * da * d);
+    put(entry(&Block::o), host_weight(ws, p + "attn.o.weight", {d, da}), base, 0);
+    if (!cfg_.shared_pos) {
+      put(entry(&Block::pos), host_weight(ws, p + "pos_embedding.embedding.weight", {nb, H}), base, 0);
+    }
+    put(entry(&Block::ffn_in), host_weight(ws, p + "ffn.gate.0.weight", {df, d}), base, 0);
+    put(entry(&Block::ffn_in), host_weight(ws, p + "ffn.fc1.weight", {df, d}), base, df * d);
+    put(entry(&Block::fc2), host_weight(ws, p + "ffn.fc2.weight", {d, df}), base, 0);
+    Tensor& pack = packs_[static_cast<size_t>(i)];
+    if (resident) {
+      pack = t5::copy_to(host_pack, /*to_device=*/true, stream);
+      WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));  // `staging` is refilled by the next layer
+    } else {
+      pack = host_pack;
+    }
+    layer_layout_.views(pack, blocks_[static_cast<size_t>(i)]);
+  }
 }
 
-T5Cuda::T5Cuda(const T5Config& cfg, uint64_t seed, cudaStream_t st) : cfg_(cfg) {
+T5Cuda::T5Cuda(const T5Config& cfg, uint64_t seed, cudaStream_t st, T5CudaOptions opt) : cfg_(cfg), opt_(opt) {
   cfg_.validate();
   ensure_device();
-  const int64_t d = cfg_.dim, da = cfg_.dim_attn, df = cfg_.dim_ffn, nb = cfg_.num_buckets, H = cfg_.num_heads;
+  make_layouts();
+  const int64_t d = cfg_.dim, da = cfg_.dim_attn, df = cfg_.dim_ffn;
+  const int nl = static_cast<int>(cfg_.num_layers);
+  resident_ = clamp_resident(opt_.resident_layers, nl);
   uint64_t s = seed * 1000003ull;
   auto next = [&]() { return ++s; };
-  embedding_ = dev_bf16({cfg_.vocab, d});
-  fill_uniform_bf16(bp(embedding_), embedding_.numel(), next(), -1.0f, 1.0f, st);
-  rand_f32(pos_tables_, {cfg_.shared_pos ? 1 : cfg_.num_layers, nb, H}, next(), -0.5f, 0.5f, st);
-  blocks_.resize(static_cast<size_t>(cfg_.num_layers));
-  for (Block& b : blocks_) {
-    rand_f32(b.norm1, {d}, next(), 0.9f, 1.1f, st);
-    rand_f32(b.norm2, {d}, next(), 0.9f, 1.1f, st);
-    rand_bf16(b.qkv, {3 * da, d}, next(), static_cast<double>(d), st);
-    rand_bf16(b.o, {d, da}, next(), static_cast<double>(da), st);
-    rand_bf16(b.ffn_in, {2 * df, d}, next(), static_cast<double>(d), st);
-    rand_bf16(b.fc2, {d, df}, next(), static_cast<double>(df), st);
+
+  // Embedding: chunks of kRandomEmbedRows rows, chunk c drawn from seed emb_seed + c (the same values
+  // whether filled in place on the device or through the scratch chunk into host memory).
+  const uint64_t emb_seed = next();
+  const int64_t chunk = std::min<int64_t>(kRandomEmbedRows, cfg_.vocab);
+  Tensor emb_scratch;
+  if (opt_.embedding_on_host) {
+    embedding_ = Tensor::empty({cfg_.vocab, d}, DType::kBF16);
+    emb_scratch = dev_bf16({chunk, d});
+  } else {
+    embedding_ = dev_bf16({cfg_.vocab, d});
   }
-  rand_f32(final_norm_, {d}, next(), 0.9f, 1.1f, st);
+  for (int64_t r0 = 0, c = 0; r0 < cfg_.vocab; r0 += chunk, ++c) {
+    const int64_t rows = std::min(chunk, cfg_.vocab - r0);
+    bf16* dst = opt_.embedding_on_host ? bp(emb_scratch) : bp(embedding_) + r0 * d;
+    fill_uniform_bf16(dst, rows * d, emb_seed + static_cast<uint64_t>(c), -1.0f, 1.0f, st);
+    if (opt_.embedding_on_host) {
+      WAN22_CUDA_CHECK(cudaMemcpyAsync(static_cast<bf16*>(embedding_.raw_data()) + r0 * d, dst,
+                                       static_cast<size_t>(rows * d) * sizeof(bf16), cudaMemcpyDeviceToHost, st));
+      WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // the scratch chunk is refilled next
+    }
+  }
+  emb_scratch = Tensor();
+
+  globals_ = Tensor::empty({static_cast<int64_t>(globals_layout_.bytes)}, DType::kU8, gpu());
+  globals_layout_.views(globals_, globals_view_);
+  fill_uniform_f32(fp(globals_view_.final_norm), d, next(), 0.9f, 1.1f, st);
+  const uint64_t shared_seed = next();
+  if (cfg_.shared_pos) {
+    fill_uniform_f32(fp(globals_view_.shared_pos), globals_view_.shared_pos.numel(), shared_seed, -0.5f, 0.5f, st);
+  }
+
+  // Layers: resident ones filled in their device pack, streamed ones in a device scratch pack that
+  // is then copied into pinned host memory.
+  packs_.assign(static_cast<size_t>(nl), Tensor());
+  blocks_.assign(static_cast<size_t>(nl), Block{});
+  const int64_t pack_bytes = static_cast<int64_t>(layer_layout_.bytes);
+  Tensor scratch;
+  for (int i = 0; i < nl; ++i) {
+    const bool resident = i < resident_;
+    if (!resident && !scratch.defined()) scratch = Tensor::empty({pack_bytes}, DType::kU8, gpu());
+    Tensor dev = resident ? Tensor::empty({pack_bytes}, DType::kU8, gpu()) : scratch;
+    Block v;
+    layer_layout_.views(dev, v);
+    fill_uniform_f32(fp(v.norm1), d, next(), 0.9f, 1.1f, st);
+    fill_uniform_f32(fp(v.norm2), d, next(), 0.9f, 1.1f, st);
+    rand_bf16(v.qkv, next(), static_cast<double>(d), st);
+    rand_bf16(v.o, next(), static_cast<double>(da), st);
+    rand_bf16(v.ffn_in, next(), static_cast<double>(d), st);
+    rand_bf16(v.fc2, next(), static_cast<double>(df), st);
+    const uint64_t pos_seed = next();
+    if (!cfg_.shared_pos) fill_uniform_f32(fp(v.pos), v.pos.numel(), pos_seed, -0.5f, 0.5f, st);
+    v = Block{};
+    Tensor& pack = packs_[static_cast<size_t>(i)];
+    if (resident) {
+      pack = dev;
+    } else {
+      pack = t5::copy_to(dev, /*to_device=*/false, st);
+      WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // the scratch pack is refilled by the next layer
+    }
+    layer_layout_.views(pack, blocks_[static_cast<size_t>(i)]);
+  }
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
 }
 
@@ -184,13 +284,87 @@ std::unique_ptr<T5Cuda> T5Cuda::load(const std::string& weights_path, const std:
   return std::make_unique<T5Cuda>(ws, cfg, stream, opt);
 }
 
-uint64_t T5Cuda::device_weight_bytes() const {
-  uint64_t n = pos_tables_.nbytes() + final_norm_.nbytes();
-  if (!embedding_.device().is_cpu()) n += embedding_.nbytes();
-  for (const Block& b : blocks_) {
-    n += b.norm1.nbytes() + b.norm2.nbytes() + b.qkv.nbytes() + b.o.nbytes() + b.ffn_in.nbytes() + b.fc2.nbytes();
+// ---------------- placement: resident / streamed layers, offload ----------------
+
+int T5Cuda::device_layers() const { return offloaded_ ? 0 : resident_; }
+
+void T5Cuda::place(int n_device, bool embedding_device, bool globals_device, cudaStream_t st) {
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // nothing enqueued still reads the weights
+  auto rebuild_views = [&]() {
+    for (size_t i = 0; i < packs_.size(); ++i) layer_layout_.views(packs_[i], blocks_[i]);
+    globals_layout_.views(globals_, globals_view_);
+  };
+  // Pass 1: device -> pinned host (frees device memory); pass 2: pinned host -> device.
+  for (const bool to_device : {false, true}) {
+    std::vector<std::pair<Tensor*, Tensor>> moves;
+    auto want = [&](Tensor& t, bool on_device) {
+      if (t.defined() && on_device == to_device && t.device().is_cuda() != on_device) {
+        moves.emplace_back(&t, t5::copy_to(t, on_device, st));
+      }
+    };
+    for (size_t i = 0; i < packs_.size(); ++i) want(packs_[i], static_cast<int>(i) < n_device);
+    if (!opt_.embedding_on_host) want(embedding_, embedding_device);
+    want(globals_, globals_device);
+    if (moves.empty()) continue;
+    WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // the copies are done before their sources die
+    for (auto& [slot, moved] : moves) *slot = std::move(moved);
+    moves.clear();
+    rebuild_views();  // the views held the old storage: it is released here
   }
+}
+
+void T5Cuda::set_resident_layers(int n, cudaStream_t st) {
+  const int want = clamp_resident(n, static_cast<int>(cfg_.num_layers));
+  if (offloaded_) {  // applied by restore()
+    resident_ = want;
+    return;
+  }
+  try {
+    place(want, /*embedding_device=*/true, /*globals_device=*/true, st);
+  } catch (...) {
+    // Out of device memory for the uploads: place() assigned nothing of the failed pass, so the
+    // device layers are still a prefix; keep calls consistent with where the packs are.
+    int k = 0;
+    while (k < static_cast<int>(packs_.size()) && packs_[static_cast<size_t>(k)].device().is_cuda()) ++k;
+    resident_ = k;
+    throw;
+  }
+  resident_ = want;
+}
+
+void T5Cuda::offload(cudaStream_t st) {
+  if (offloaded_) return;
+  place(0, /*embedding_device=*/false, /*globals_device=*/false, st);
+  buckets_ = Tensor();  // place() synchronised: no work still reads it
+  buckets_len_ = -1;
+  offloaded_ = true;
+}
+
+void T5Cuda::restore(cudaStream_t st) {
+  if (!offloaded_) return;
+  place(resident_, /*embedding_device=*/true, /*globals_device=*/true, st);
+  offloaded_ = false;
+}
+
+size_t T5Cuda::device_weight_bytes() const {
+  size_t n = 0;
+  for (const Tensor& p : packs_) n += p.defined() && p.device().is_cuda() ? p.nbytes() : 0;
+  for (const Tensor* t : {&embedding_, &globals_}) n += t->defined() && t->device().is_cuda() ? t->nbytes() : 0;
   return n;
+}
+
+size_t T5Cuda::host_weight_bytes() const {
+  size_t n = 0;
+  for (const Tensor& p : packs_) n += p.defined() && p.device().is_cpu() ? p.nbytes() : 0;
+  for (const Tensor* t : {&embedding_, &globals_}) n += t->defined() && t->device().is_cpu() ? t->nbytes() : 0;
+  return n;
+}
+
+size_t T5Cuda::layer_pack_bytes() const { return layer_layout_.bytes; }
+
+size_t T5Cuda::stream_slot_bytes() const {
+  const int streamed = static_cast<int>(cfg_.num_layers) - device_layers();
+  return static_cast<size_t>(std::min(2, streamed)) * layer_layout_.bytes;
 }
 
 double T5Cuda::flops(int64_t batch, int64_t len) const {
@@ -286,6 +460,48 @@ Tensor T5Cuda::run(const std::vector<int32_t>& ids, const std::vector<uint8_t>& 
   }
   const uint8_t* keep_p = keep.empty() ? nullptr : static_cast<const uint8_t*>(keep_d.raw_data());
 
+  // ---- weights: layers [0, first) on the device, the rest streamed through two slots ----
+  const int nl = static_cast<int>(blocks_.size());
+  const int first = device_layers();
+  const int n_streamed = nl - first;
+  Tensor slots[2];
+  Block slot_view[2];
+  if (n_streamed > 0) {
+    if (!streamer_) streamer_ = std::make_unique<t5::LayerStreamer>();
+    for (int sl = 0; sl < std::min(2, n_streamed); ++sl) {
+      slots[sl] = Tensor::empty({static_cast<int64_t>(layer_layout_.bytes)}, DType::kU8, gpu());
+      layer_layout_.views(slots[sl], slot_view[sl]);
+    }
+    streamer_->begin(st);  // the slots' memory may still be read by earlier work on `st`
+  }
+  // On an exception the slots go back to the allocator: wait for copies still writing them.
+  struct CopyGuard {
+    t5::LayerStreamer* streamer;
+    int exceptions = std::uncaught_exceptions();
+    ~CopyGuard() {
+      if (streamer == nullptr || std::uncaught_exceptions() <= exceptions) return;
+      try {
+        streamer->synchronize();
+      } catch (...) {  // already unwinding: the first error is the one to report
+      }
+    }
+  } guard{n_streamed > 0 ? streamer_.get() : nullptr};
+  auto issue = [&](int k) {  // k-th streamed layer into slot k % 2
+    if (k < n_streamed) streamer_->issue(k & 1, packs_[static_cast<size_t>(first + k)], slots[k & 1]);
+  };
+  auto layer = [&](int i) -> const Block& {
+    return i < first ? blocks_[static_cast<size_t>(i)] : slot_view[(i - first) & 1];
+  };
+  auto acquire = [&](int i) {  // before the first read of layer i (its norm1)
+    if (i >= first) streamer_->acquire((i - first) & 1, st);
+  };
+  issue(0);
+  issue(1);
+  // The globals: resident, or (offloaded) uploaded for this call from their pinned pack.
+  const Tensor globals_d = globals_.device().is_cuda() ? globals_ : t5::copy_to(globals_, /*to_device=*/true, st);
+  Globals gv;
+  globals_layout_.views(globals_d, gv);
+
   Tensor x = dev_f32({N, d});
   embed(ids, x, st);  // synchronises: the keep copy above is done too
   Tensor xn = dev_bf16({N, d});
@@ -296,10 +512,11 @@ Tensor T5Cuda::run(const std::vector<int32_t>& ids, const std::vector<uint8_t>& 
   Tensor g = dev_bf16({N, df});
   Tensor out = dev_f32({N, d});
 
-  t5::rmsnorm_bf16(fp(x), nullptr, fp(blocks_[0].norm1), bp(xn), N, d, cfg_.eps, st);
-  for (size_t i = 0; i < blocks_.size(); ++i) {
-    const Block& blk = blocks_[i];
-    const Tensor table = pos_tables_.select(0, cfg_.shared_pos ? 0 : static_cast<int64_t>(i));
+  acquire(0);
+  t5::rmsnorm_bf16(fp(x), nullptr, fp(layer(0).norm1), bp(xn), N, d, cfg_.eps, st);
+  for (int i = 0; i < nl; ++i) {
+    const Block& blk = layer(i);
+    const Tensor& table = cfg_.shared_pos ? gv.shared_pos : blk.pos;
     gemm_.linear_bf16(bp(xn), bp(blk.qkv), nullptr, bp(qkv), N, 3 * da, d, Epilogue::kNone, st);
     attention(qkv, table, keep_p, batch, len, attn, st);
     gemm_.linear_bf16(bp(attn), bp(blk.o), nullptr, bp(y), N, d, da, Epilogue::kNone, st);
@@ -307,11 +524,21 @@ Tensor T5Cuda::run(const std::vector<int32_t>& ids, const std::vector<uint8_t>& 
     gemm_.linear_bf16(bp(xn), bp(blk.ffn_in), nullptr, bp(h), N, 2 * df, d, Epilogue::kNone, st);
     t5::gated_gelu(bp(h), bp(g), N, df, st);
     gemm_.linear_bf16(bp(g), bp(blk.fc2), nullptr, bp(y), N, d, df, Epilogue::kNone, st);
-    if (i + 1 < blocks_.size()) {
-      t5::rmsnorm_bf16(fp(x), bp(y), fp(blocks_[i + 1].norm1), bp(xn), N, d, cfg_.eps, st);  // x += ffn; next norm1
-    } else {
-      t5::rmsnorm_f32(fp(x), bp(y), fp(final_norm_), fp(out), N, d, cfg_.eps, st);  // x += ffn; final norm
+    if (i >= first) {
+      // the slot's weights are no longer read: the layer two ahead may overwrite it
+      streamer_->release((i - first) & 1, st);
+      issue(i - first + 2);
     }
+    if (i + 1 < nl) {
+      acquire(i + 1);
+      t5::rmsnorm_bf16(fp(x), bp(y), fp(layer(i + 1).norm1), bp(xn), N, d, cfg_.eps, st);  // x += ffn; next norm1
+    } else {
+      t5::rmsnorm_f32(fp(x), bp(y), fp(gv.final_norm), fp(out), N, d, cfg_.eps, st);  // x += ffn; final norm
+    }
+  }
+  if (offloaded_) {  // an offloaded encoder keeps nothing on the device between calls
+    buckets_ = Tensor();
+    buckets_len_ = -1;
   }
   return out;
 }
