@@ -3,7 +3,8 @@
 // weights. bf16 linear layers against float32 references: tolerance 1e-2 (relative L2). Every
 // size comes from the fixture's JSON and tensor shapes. Each case also runs the variants that must
 // give the same result: cuDNN attention, all blocks streamed, the CFG pair batched and sequential,
-// fp8 weights (looser: cosine similarity).
+// token segments and attention head slices (the memory options), fp8 and int8 weights (looser:
+// cosine similarity).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -146,6 +147,23 @@ void run_all(GoldenCase& gc, const std::string& name) {
   report(name + " (CFG batch 2 vs sequential, uncond)", eu);
   EXPECT_LE(eu, kGoldenTol);
   EXPECT_GT(rel_err(to_host(ou), to_host(oc)), 1e-3);  // the uncond branch really saw another text
+
+  // token segments (checkpoint_segments): the GEMMs' M changes, nothing else (see
+  // test_cuda_dit_memory.cpp for the tolerance); then one head per attention call: the same bits
+  dit.set_segments(3);
+  Tensor o4;
+  dit.forward(gc.in, o4, nullptr);
+  const Tensor seg = to_host(o4);
+  report(name + " (3 segments)", rel_err(seg, gc.ref));
+  EXPECT_LE(rel_err(seg, gc.ref), kGoldenTol);
+  report(name + " (3 segments vs whole)", rel_err(seg, got), 2e-3);
+  EXPECT_LE(rel_err(seg, got), 2e-3);
+  dit.set_segments(1);
+  dit.set_attention_slice(1);
+  Tensor o5;
+  dit.forward(gc.in, o5, nullptr);
+  EXPECT_EQ(max_abs_diff(to_host(o5), got), 0.0) << name << ": attention sliced per head";
+  dit.set_attention_slice(0);
 }
 
 void fp8_check(GoldenCase& gc, const std::string& name) {
@@ -162,6 +180,30 @@ void fp8_check(GoldenCase& gc, const std::string& name) {
   std::cout << "[cuda dit golden] " << name << " fp8 weights: cosine vs reference " << cs << ", rel_error " << e
             << " [" << q.fp8_note() << "]\n";
   EXPECT_GT(cs, 0.99);
+}
+
+// int8 weight-only: cosine against the reference and against the bf16 forward.
+void int8_check(GoldenCase& gc, const std::string& name) {
+  Tensor ref_bf16;
+  gc.dit->forward(gc.in, ref_bf16, nullptr);
+  cuda::DitCuda q(gc.cfg);
+  cuda::DitLoadOptions opt;
+  opt.format = cuda::WeightFormat::kInt8;
+  q.load(gc.ws, nullptr, opt);
+  EXPECT_EQ(q.weights().blocks[0].qkv_w.dtype(), DType::kI8);
+  Tensor out;
+  q.forward(gc.in, out, nullptr);
+  const Tensor got = to_host(out), bf = to_host(ref_bf16);
+  const double cs = cosine(got, gc.ref), cb = cosine(got, bf);
+  std::cout << "[cuda dit golden] " << name << " int8 weights: cosine vs reference " << cs << ", vs bf16 " << cb
+            << ", rel_error vs reference " << rel_err(got, gc.ref) << "\n";
+  EXPECT_GT(cs, 0.99);
+  EXPECT_GE(cb, 0.999);
+  // streamed int8 blocks: the same bits
+  q.set_resident_blocks(0, nullptr);
+  Tensor o2;
+  q.forward(gc.in, o2, nullptr);
+  EXPECT_EQ(max_abs_diff(to_host(o2), got), 0.0);
 }
 
 void official_case(const std::string& case_name, const std::string& model_name, bool with_y, bool fp8 = false) {
@@ -184,7 +226,10 @@ void official_case(const std::string& case_name, const std::string& model_name, 
   if (::testing::Test::HasFatalFailure()) return;
   gc.ref = data.get_f32("out");
   run_all(gc, case_name);
-  if (fp8) fp8_check(gc, case_name);
+  if (fp8) {
+    fp8_check(gc, case_name);
+    int8_check(gc, case_name);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The Wan2.2 DiT forward on the GPU (see dit_cuda.h): block packs, weight streaming, the batched
-// forward (CFG pair) and random weights. The WeightStore loader is dit_cuda_load.cpp.
+// forward (CFG pair), the block loop over all tokens, attention head slicing and random weights.
+// The WeightStore loader is dit_cuda_load.cpp, the segmented block loop dit_cuda_segments.cpp.
 #include "backends/cuda/dit_cuda.h"
 
 #include <algorithm>
@@ -8,7 +9,9 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/dit_cuda_pack.h"
+#include "backends/cuda/dit_cuda_step.h"
 #include "backends/cuda/dit_fp8.h"
+#include "backends/cuda/dit_int8.h"
 #include "backends/cuda/kernels.h"
 #include "core/status.h"
 
@@ -206,18 +209,23 @@ void DitCuda::init_random(uint64_t seed, cudaStream_t st, WeightFormat format) {
   rand_bf16(w_.head_b, {pout}, next(), 1e4, st);
 
   allocate_blocks(format);
-  const bool fp8 = format == WeightFormat::kFP8;
-  // fp8: each matrix is drawn in bf16 into a scratch buffer and quantised per row into the pack.
+  const bool quantised = format == WeightFormat::kFP8 || format == WeightFormat::kInt8;
+  // fp8 / int8: each matrix is drawn in bf16 into a scratch buffer (the same draws as kBF16) and
+  // quantised per row into the pack.
   Tensor scratch;
-  if (fp8) scratch = dev_bf16({std::max(4 * D * D, 2 * F * D)});
+  if (quantised) scratch = dev_bf16({std::max(4 * D * D, 2 * F * D)});
   auto mat = [&](Tensor& w, Tensor& sc, double fan_in) {
-    if (!fp8) {
+    if (!quantised) {
       rand_bf16(w, next(), fan_in, st);
       return;
     }
     Tensor tmp = Tensor::from_blob(scratch.raw_data(), w.shape(), DType::kBF16, gpu(), scratch.storage());
     rand_bf16(tmp, next(), fan_in, st);
-    quantize_rows_e4m3(bp(tmp), w.dim(0), w.dim(1), static_cast<uint8_t*>(w.raw_data()), fp(sc), st);
+    if (format == WeightFormat::kFP8) {
+      quantize_rows_e4m3(bp(tmp), w.dim(0), w.dim(1), static_cast<uint8_t*>(w.raw_data()), fp(sc), st);
+    } else {
+      quantize_rows_int8(bp(tmp), w.dim(0), w.dim(1), static_cast<int8_t*>(w.raw_data()), fp(sc), st);
+    }
   };
   for (auto& b : w_.blocks) {
     rand_f32(b.modulation, next(), -0.02f, 0.02f, st);
@@ -242,7 +250,7 @@ void DitCuda::init_random(uint64_t seed, cudaStream_t st, WeightFormat format) {
     mat(b.ffn2_w, b.ffn2_s, static_cast<double>(F));
     rand_bf16(b.ffn2_b, next(), 1e4, st);
   }
-  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // the fp8 scratch is reused per matrix in stream order
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // the quantisation scratch is reused per matrix in stream order
 }
 
 void DitCuda::set_resident_blocks(int n, cudaStream_t st) {
@@ -300,6 +308,24 @@ bool DitCuda::use_cudnn_attention(bool on, std::string* why) {
 
 void DitCuda::attention(const FlashParams& p, cudaStream_t stream) {
   if (skip_attention_) return;
+  const int64_t group = attention_slice_ > 0 ? std::min<int64_t>(attention_slice_, p.heads) : p.heads;
+  if (group < p.heads) {
+    // head slicing: each group of heads is one call on the same views, offset by its first head
+    for (int64_t h0 = 0; h0 < p.heads; h0 += group) {
+      FlashParams g = p;
+      g.heads = std::min(group, p.heads - h0);
+      g.q = p.q + h0 * p.lq.head;
+      g.k = p.k + h0 * p.lk.head;
+      g.v = p.v + h0 * p.lv.head;
+      g.o = p.o + h0 * p.lo.head;
+      attention_call(g, stream);
+    }
+    return;
+  }
+  attention_call(p, stream);
+}
+
+void DitCuda::attention_call(const FlashParams& p, cudaStream_t stream) {
   if (use_cudnn_) {
     try {
       cudnn_->run(p, stream);
@@ -317,13 +343,35 @@ void DitCuda::attention(const FlashParams& p, cudaStream_t stream) {
 
 void DitCuda::linear(const bf16* x, const Tensor& w, const Tensor& scale, const Tensor& bias, bf16* y, int64_t m,
                      Epilogue ep, cudaStream_t stream) {
-  const int64_t n = w.dim(0), k = w.dim(1);
+  linear_rows(x, w, scale, bias, 0, w.dim(0), y, m, ep, stream);
+}
+
+void DitCuda::linear_rows(const bf16* x, const Tensor& w, const Tensor& scale, const Tensor& bias, int64_t row0,
+                          int64_t rows, bf16* y, int64_t m, Epilogue ep, cudaStream_t stream) {
+  const int64_t k = w.dim(1);
+  WAN22_CHECK(row0 >= 0 && rows > 0 && row0 + rows <= w.dim(0), "DitCuda::linear_rows: rows out of range");
+  const size_t off = static_cast<size_t>(row0 * k) * dtype_size(w.dtype());
+  const void* wp = static_cast<const unsigned char*>(w.raw_data()) + off;
+  const void* bias_p = static_cast<const unsigned char*>(bias.raw_data()) + static_cast<size_t>(row0) * sizeof(bf16);
+  if ((reinterpret_cast<uintptr_t>(bias_p) & 255u) != 0) {
+    // a bias slice off cuBLASLt's assumed 256-byte alignment (row0 * 2 bytes, small dims): an
+    // aligned copy (stream-ordered reuse of one scratch)
+    if (!bias_scratch_.defined() || bias_scratch_.numel() < rows) bias_scratch_ = dev_bf16({rows});
+    WAN22_CUDA_CHECK(cudaMemcpyAsync(bias_scratch_.raw_data(), bias_p, static_cast<size_t>(rows) * sizeof(bf16),
+                                     cudaMemcpyDeviceToDevice, stream));
+    bias_p = bias_scratch_.raw_data();
+  }
   if (w.dtype() == DType::kF8E4M3) {
     if (!fp8_) fp8_ = std::make_unique<Fp8Linear>();
-    fp8_->linear(gemm_, x, w.raw_data(), fp(scale), bias.raw_data(), y, m, n, k, ep, stream);
+    fp8_->linear(gemm_, x, wp, fp(scale) + row0, bias_p, y, m, rows, k, ep, stream);
     return;
   }
-  gemm_.linear_bf16(x, w.raw_data(), bias.raw_data(), y, m, n, k, ep, stream);
+  if (w.dtype() == DType::kI8) {
+    if (!int8_) int8_ = std::make_unique<Int8Linear>();
+    int8_->linear(gemm_, x, static_cast<const int8_t*>(wp), fp(scale) + row0, bias_p, y, m, rows, k, ep, stream);
+    return;
+  }
+  gemm_.linear_bf16(x, wp, bias_p, y, m, rows, k, ep, stream);
 }
 
 std::string DitCuda::fp8_note() const { return fp8_ ? fp8_->mode_note() : std::string(); }
@@ -360,7 +408,7 @@ void DitCuda::forward_cfg(const DitInputs& in, const bf16* context_uncond, int64
 
 void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const std::vector<Tensor*>& outs,
                   cudaStream_t st) {
-  const int64_t D = cfg_.dim, H = cfg_.heads, hd = cfg_.head_dim(), FF = cfg_.ffn_dim, T = cfg_.text_len;
+  const int64_t D = cfg_.dim, hd = cfg_.head_dim(), T = cfg_.text_len;
   const int64_t B = static_cast<int64_t>(ctxs.size());
   if (in.latent == nullptr) bad_input("null latent");
   for (const Context& c : ctxs) {
@@ -378,28 +426,31 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
   if (w_.blocks.size() != static_cast<size_t>(cfg_.layers) || !w_.patch_w.defined()) {
     bad_input("weights not initialised (call load() or init_random())");
   }
-  const int64_t gf = in.frames, gh = in.height / cfg_.patch_h, gw = in.width / cfg_.patch_w;
-  const int64_t L = gf * gh * gw, LB = B * L;
+  Step s;
+  s.B = B;
+  s.dim = D;
+  s.gf = in.frames, s.gh = in.height / cfg_.patch_h, s.gw = in.width / cfg_.patch_w;
+  s.L = s.gf * s.gh * s.gw;
+  s.LB = B * s.L;
+  const int64_t L = s.L, gf = s.gf, gh = s.gh, gw = s.gw;
   const int64_t pin = cfg_.in_dim * cfg_.patch_h * cfg_.patch_w;
   const int64_t pout = cfg_.out_dim * cfg_.patch_h * cfg_.patch_w;
   ensure_rope(gf, gh, gw, st);
-  RopeTable rope{reinterpret_cast<const float2*>(rope_.raw_data()), gf, gh, gw, static_cast<int>(hd)};
+  s.rope = RopeTable{reinterpret_cast<const float2*>(rope_.raw_data()), gf, gh, gw, static_cast<int>(hd)};
 
   // ---- weight streaming: the first two streamed blocks start copying now ----
   const int nl = static_cast<int>(cfg_.layers);
   if (resident_ < nl && !streamer_) start_streaming();  // slots released by release_device_weights()
-  const int first_streamed = streamer_ ? resident_ : nl;
-  auto issue_copy = [&](int k) {  // k-th streamed block into slot k % 2
-    const int blk = first_streamed + k;
-    if (blk < nl) streamer_->issue(k & 1, packs_[static_cast<size_t>(blk)]);
-  };
+  s.first_streamed = streamer_ ? resident_ : nl;
   if (streamer_) {
-    issue_copy(0);
-    issue_copy(1);
+    for (int k = 0; k < 2; ++k) {
+      if (s.first_streamed + k < nl) streamer_->issue(k, packs_[static_cast<size_t>(s.first_streamed + k)]);
+    }
   }
 
   // ---- time embedding: one row per distinct timestep (row 0: t, row 1: the clean first frame) ----
   const int R = in.first_frame_clean ? 2 : 1;
+  s.R = R;
   std::vector<float> sin_host = sinusoid(cfg_.freq_dim, in.timestep, cfg_.sinusoid_f64);
   if (R == 2) {
     std::vector<float> s0 = sinusoid(cfg_.freq_dim, in.first_frame_timestep, cfg_.sinusoid_f64);
@@ -412,28 +463,23 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
   small_linear_f32(fp(sin_d), bp(w_.time1_w), fp(w_.time1_b), fp(e_mid), R, D, cfg_.freq_dim, false, true, st);
   small_linear_f32(fp(e_mid), bp(w_.time2_w), fp(w_.time2_b), fp(e), R, D, D, false, false, st);
   small_linear_f32(fp(e), bp(w_.proj_w), fp(w_.proj_b), fp(e0), R, 6 * D, D, true, false, st);
-  // Per-token selection: the first gh*gw tokens of each batch item (latent frame 0) use row 1.
-  auto tokvec = [&](const float* base, int64_t row_stride) {
-    if (R == 1) return TokenVec::same(base);
-    return TokenVec{base + row_stride, base, gh * gw, L};
-  };
 
   // ---- patch embedding (the latent is shared by the batch: embedded once, copied) ----
-  Tensor x = dev_f32({LB, D});
+  s.x = dev_f32({s.LB, D});
   {
     Tensor patches = dev_bf16({L, pin});
     patchify_bf16(in.latent, bp(patches), cfg_.in_dim, gf, in.height, in.width, cfg_.patch_h, cfg_.patch_w, st);
     Tensor xb = dev_bf16({L, D});
     gemm_.linear_bf16(bp(patches), bp(w_.patch_w), bp(w_.patch_b), bp(xb), L, D, pin, Epilogue::kBias, st);
-    bf16_to_f32(bp(xb), fp(x), L * D, st);
+    bf16_to_f32(bp(xb), fp(s.x), L * D, st);
     for (int64_t b = 1; b < B; ++b) {
-      WAN22_CUDA_CHECK(cudaMemcpyAsync(fp(x) + b * L * D, fp(x), static_cast<size_t>(L * D) * sizeof(float),
+      WAN22_CUDA_CHECK(cudaMemcpyAsync(fp(s.x) + b * L * D, fp(s.x), static_cast<size_t>(L * D) * sizeof(float),
                                        cudaMemcpyDeviceToDevice, st));
     }
   }
 
   // ---- text embedding over the zero-padded contexts ----
-  Tensor ctx = dev_bf16({B * T, D});
+  s.ctx = dev_bf16({B * T, D});
   {
     Tensor ctx_in = dev_bf16({B * T, cfg_.text_dim});
     WAN22_CUDA_CHECK(cudaMemsetAsync(ctx_in.raw_data(), 0, ctx_in.nbytes(), st));
@@ -448,8 +494,66 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
     Tensor ctx_mid = dev_bf16({B * T, D});
     gemm_.linear_bf16(bp(ctx_in), bp(w_.text1_w), bp(w_.text1_b), bp(ctx_mid), B * T, D, cfg_.text_dim,
                       Epilogue::kBiasGelu, st);
-    gemm_.linear_bf16(bp(ctx_mid), bp(w_.text2_w), bp(w_.text2_b), bp(ctx), B * T, D, D, Epilogue::kBias, st);
+    gemm_.linear_bf16(bp(ctx_mid), bp(w_.text2_w), bp(w_.text2_b), bp(s.ctx), B * T, D, D, Epilogue::kBias, st);
   }
+
+  // Modulation rows of every block (block.modulation + e0, fp32) and of the head, computed up
+  // front so that each block's closing residual add can fuse the next block's LayerNorm.
+  s.mods = dev_f32({nl, R, 6 * D});
+  for (int64_t i = 0; i < nl; ++i) {
+    add_rowvec_f32(fp(e0), fp(w_.blocks[static_cast<size_t>(i)].modulation), fp(s.mods) + i * R * 6 * D, R, 6 * D, st);
+  }
+  s.head_mod = dev_f32({R, 2 * D});
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < 2; ++c) {
+      add_f32(fp(e) + r * D, fp(w_.head_mod) + c * D, fp(s.head_mod) + (r * 2 + c) * D, D, st);
+    }
+  }
+
+  // ---- the blocks and the head's LayerNorm + linear layer ----
+  if (segments_ > 1) {
+    run_blocks_segmented(s, st);
+  } else {
+    run_blocks_whole(s, st);
+  }
+
+  // ---- unpatchify ----
+  const Shape out_shape{cfg_.out_dim, gf, in.height, in.width};
+  for (int64_t b = 0; b < B; ++b) {
+    Tensor& out = *outs[static_cast<size_t>(b)];
+    if (!out.defined() || out.shape() != out_shape || out.dtype() != DType::kF32 || !out.device().is_cuda()) {
+      out = dev_f32(out_shape);
+    }
+    unpatchify_f32(bp(s.head_out) + b * L * pout, pout, fp(out), cfg_.out_dim, gf, gh, gw, cfg_.patch_h, cfg_.patch_w,
+                   st);
+  }
+  // The work buffers go back to the caching allocator on return (their reuse is ordered by the
+  // stream); the host vector of the sinusoid upload must outlive the copy, so wait here.
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+}
+
+const DitBlockWeights& DitCuda::acquire_block(const Step& s, int i, cudaStream_t st) {
+  if (i < s.first_streamed) return w_.blocks[static_cast<size_t>(i)];
+  const int slot = (i - s.first_streamed) & 1;
+  WAN22_CUDA_CHECK(cudaStreamWaitEvent(st, streamer_->ready[slot], 0));
+  return streamer_->view[slot];
+}
+
+void DitCuda::release_block(const Step& s, int i, cudaStream_t st) {
+  if (i < s.first_streamed) return;
+  // the slot's weights are no longer read: the streamed block two ahead may overwrite it
+  const int k = i - s.first_streamed, slot = k & 1;
+  WAN22_CUDA_CHECK(cudaEventRecord(streamer_->freed[slot], st));
+  const int next = i + 2;
+  if (next < static_cast<int>(cfg_.layers)) streamer_->issue(slot, packs_[static_cast<size_t>(next)]);
+}
+
+// All tokens at once: the buffers are [B * L, ...] and every kernel runs once per block.
+void DitCuda::run_blocks_whole(Step& s, cudaStream_t st) {
+  const int64_t D = cfg_.dim, H = cfg_.heads, hd = cfg_.head_dim(), FF = cfg_.ffn_dim, T = cfg_.text_len;
+  const int64_t B = s.B, L = s.L, LB = s.LB;
+  const int64_t pout = cfg_.out_dim * cfg_.patch_h * cfg_.patch_w;
+  const int nl = static_cast<int>(cfg_.layers);
 
   // ---- work buffers ----
   Tensor xn = dev_bf16({LB, D});
@@ -458,19 +562,6 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
   Tensor y = dev_bf16({LB, D});
   Tensor hidden = dev_bf16({LB, FF});
   Tensor ckv = dev_bf16({B * T, 2 * D});
-  // Modulation rows of every block (block.modulation + e0, fp32) and of the head, computed up
-  // front so that each block's closing residual add can fuse the next block's LayerNorm.
-  Tensor mods = dev_f32({nl, R, 6 * D});
-  for (int64_t i = 0; i < nl; ++i) {
-    add_rowvec_f32(fp(e0), fp(w_.blocks[static_cast<size_t>(i)].modulation), fp(mods) + i * R * 6 * D, R, 6 * D, st);
-  }
-  Tensor head_mod = dev_f32({R, 2 * D});
-  for (int r = 0; r < R; ++r) {
-    for (int c = 0; c < 2; ++c) {
-      add_f32(fp(e) + r * D, fp(w_.head_mod) + c * D, fp(head_mod) + (r * 2 + c) * D, D, st);
-    }
-  }
-  const float* hm = fp(head_mod);
 
   FlashParams self_p;
   self_p.q = bp(qkv);
@@ -493,13 +584,10 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
   cross_p.head_dim = static_cast<int>(hd);
 
   const RopeTable no_rope{};
-  auto chunk = [&](int64_t layer, int c) { return tokvec(fp(mods) + layer * R * 6 * D + c * D, 6 * D); };
-  layernorm_modulate(fp(x), bp(xn), LB, D, cfg_.eps, nullptr, nullptr, chunk(0, 0), chunk(0, 1), st);
+  const RopeTable& rope = s.rope;
+  layernorm_modulate(fp(s.x), bp(xn), LB, D, cfg_.eps, nullptr, nullptr, s.mod(0, 0), s.mod(0, 1), st);
   for (int i = 0; i < nl; ++i) {
-    const bool streamed = i >= first_streamed;
-    const int k = i - first_streamed, slot = k & 1;
-    if (streamed) WAN22_CUDA_CHECK(cudaStreamWaitEvent(st, streamer_->ready[slot], 0));
-    const DitBlockWeights& b = streamed ? streamer_->view[slot] : w_.blocks[static_cast<size_t>(i)];
+    const DitBlockWeights& b = acquire_block(s, i, st);
     // self-attention (xn = LN(x) * (1 + scale) + shift is ready)
     linear(bp(xn), b.qkv_w, b.qkv_s, b.qkv_b, bp(qkv), LB, Epilogue::kBias, st);
     rmsnorm_rope(bp(qkv), 3 * D, bp(qkv), 3 * D, LB, D, fp(b.norm_q), cfg_.eps, rope, L, st);
@@ -507,50 +595,33 @@ void DitCuda::run(const DitInputs& in, const std::vector<Context>& ctxs, const s
     attention(self_p, st);
     linear(bp(attn), b.o_w, b.o_s, b.o_b, bp(y), LB, Epilogue::kBias, st);
     // x += gate * y, then norm3 (affine, no modulation)
-    residual_layernorm_modulate(fp(x), bp(y), D, chunk(i, 2), bp(xn), LB, D, cfg_.eps, fp(b.norm3_w), fp(b.norm3_b),
+    residual_layernorm_modulate(fp(s.x), bp(y), D, s.mod(i, 2), bp(xn), LB, D, cfg_.eps, fp(b.norm3_w), fp(b.norm3_b),
                                 TokenVec{}, TokenVec{}, st);
 
     // cross-attention
     linear(bp(xn), b.cq_w, b.cq_s, b.cq_b, bp(qkv), LB, Epilogue::kBias, st);
     rmsnorm_rope(bp(qkv), D, bp(qkv), D, LB, D, fp(b.cnorm_q), cfg_.eps, no_rope, L, st);
-    linear(bp(ctx), b.ckv_w, b.ckv_s, b.ckv_b, bp(ckv), B * T, Epilogue::kBias, st);
+    linear(bp(s.ctx), b.ckv_w, b.ckv_s, b.ckv_b, bp(ckv), B * T, Epilogue::kBias, st);
     rmsnorm_rope(bp(ckv), 2 * D, bp(ckv), 2 * D, B * T, D, fp(b.cnorm_k), cfg_.eps, no_rope, T, st);
     attention(cross_p, st);
     linear(bp(attn), b.co_w, b.co_s, b.co_b, bp(y), LB, Epilogue::kBias, st);
     // x += y, then LN * (1 + c_scale) + c_shift for the FFN
-    residual_layernorm_modulate(fp(x), bp(y), D, TokenVec{}, bp(xn), LB, D, cfg_.eps, nullptr, nullptr, chunk(i, 3),
-                                chunk(i, 4), st);
+    residual_layernorm_modulate(fp(s.x), bp(y), D, TokenVec{}, bp(xn), LB, D, cfg_.eps, nullptr, nullptr, s.mod(i, 3),
+                                s.mod(i, 4), st);
 
     // feed-forward; its residual add fuses the next block's (or the head's) modulated LayerNorm
     linear(bp(xn), b.ffn1_w, b.ffn1_s, b.ffn1_b, bp(hidden), LB, Epilogue::kBiasGelu, st);
     linear(bp(hidden), b.ffn2_w, b.ffn2_s, b.ffn2_b, bp(y), LB, Epilogue::kBias, st);
-    if (streamed) {
-      // the slot's weights are no longer read: the block two ahead may overwrite it
-      WAN22_CUDA_CHECK(cudaEventRecord(streamer_->freed[slot], st));
-      issue_copy(k + 2);
-    }
+    release_block(s, i, st);
     const bool last = i + 1 == nl;
-    residual_layernorm_modulate(fp(x), bp(y), D, chunk(i, 5), bp(xn), LB, D, cfg_.eps, nullptr, nullptr,
-                                last ? tokvec(hm, 2 * D) : chunk(i + 1, 0), last ? tokvec(hm + D, 2 * D) : chunk(i + 1, 1),
-                                st);
+    residual_layernorm_modulate(fp(s.x), bp(y), D, s.mod(i, 5), bp(xn), LB, D, cfg_.eps, nullptr, nullptr,
+                                last ? s.head(0) : s.mod(i + 1, 0), last ? s.head(1) : s.mod(i + 1, 1), st);
   }
   hidden = Tensor();
 
-  // ---- head: xn = LN(x) * (1 + (head_mod[1] + e)) + (head_mod[0] + e) (fused above) -> Linear -> unpatchify ----
-  Tensor head_out = dev_bf16({LB, pout});
-  gemm_.linear_bf16(bp(xn), bp(w_.head_w), bp(w_.head_b), bp(head_out), LB, pout, D, Epilogue::kBias, st);
-  const Shape out_shape{cfg_.out_dim, gf, in.height, in.width};
-  for (int64_t b = 0; b < B; ++b) {
-    Tensor& out = *outs[static_cast<size_t>(b)];
-    if (!out.defined() || out.shape() != out_shape || out.dtype() != DType::kF32 || !out.device().is_cuda()) {
-      out = dev_f32(out_shape);
-    }
-    unpatchify_f32(bp(head_out) + b * L * pout, pout, fp(out), cfg_.out_dim, gf, gh, gw, cfg_.patch_h, cfg_.patch_w,
-                   st);
-  }
-  // The work buffers go back to the caching allocator on return (their reuse is ordered by the
-  // stream); the host vector of the sinusoid upload must outlive the copy, so wait here.
-  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+  // ---- head: xn = LN(x) * (1 + (head_mod[1] + e)) + (head_mod[0] + e) (fused above) -> Linear ----
+  s.head_out = dev_bf16({LB, pout});
+  gemm_.linear_bf16(bp(xn), bp(w_.head_w), bp(w_.head_b), bp(s.head_out), LB, pout, D, Epilogue::kBias, st);
 }
 
 }  // namespace wan22::cuda

@@ -38,6 +38,7 @@ struct DitConfig;
 namespace wan22::cuda {
 
 class Fp8Linear;
+class Int8Linear;
 
 struct DitConfig {
   int64_t dim = 3072, ffn_dim = 14336, heads = 24, layers = 30, freq_dim = 256, text_dim = 4096,
@@ -57,8 +58,11 @@ struct DitConfig {
 DitConfig dit_config_from(const models::dit::DitConfig& c);
 
 // How block weights are stored. kFP8: the seven linear layers of every block in float8 e4m3 with one
-// fp32 scale per output channel (w ~= q * scale[n]); everything else stays as in kBF16.
-enum class WeightFormat { kBF16, kFP8 };
+// fp32 scale per output channel (w ~= q * scale[n]), run through fp8 GEMMs (sm_89/sm_90); kInt8:
+// the same seven matrices in int8 (symmetric, scale[n] = max|w[n, :]| / 127), dequantised to bf16
+// in a device scratch right before each GEMM (weight-only: for GPUs without fp8, e.g. sm_80).
+// Everything else stays as in kBF16.
+enum class WeightFormat { kBF16, kFP8, kInt8 };
 
 struct DitBlockWeights {
   Tensor modulation;                // f32 [6, dim] (always on the device, outside the pack)
@@ -72,7 +76,8 @@ struct DitBlockWeights {
   Tensor cnorm_q, cnorm_k;          // f32 [dim]
   Tensor ffn1_w, ffn1_b;            // bf16 [ffn, dim]
   Tensor ffn2_w, ffn2_b;            // bf16 [dim, ffn]
-  // kFP8 only: the *_w matrices above are f8_e4m3 and these hold their per-row scales (f32 [N]).
+  // kFP8 / kInt8 only: the *_w matrices above are f8_e4m3 / i8 and these hold their per-row scales
+  // (f32 [N]).
   Tensor qkv_s, o_s, cq_s, ckv_s, co_s, ffn1_s, ffn2_s;
 };
 
@@ -138,7 +143,7 @@ class DitCuda {
 
   // Loads every weight from `ws` by its official key name (install_dit_key_map first for the
   // Diffusers / ComfyUI layouts): q|k|v and cross k|v concatenated, matrices and linear biases
-  // converted to bf16 (or fp8 with opts.format), norms / modulation / time biases to f32, from any
+  // converted to bf16 (or fp8 / int8 with opts.format), norms / modulation / time biases to f32, from any
   // stored dtype. Throws Error naming the key (and file) for a missing weight or a wrong shape.
   // Synchronises `stream` before returning.
   void load(const io::WeightStore& ws, cudaStream_t stream, const DitLoadOptions& opts = {});
@@ -186,18 +191,48 @@ class DitCuda {
   // Benchmarking only: skip the attention kernels (output is then meaningless) to measure their share.
   void set_skip_attention(bool skip) { skip_attention_ = skip; }
 
+  // ---- memory options (issue 6; docs/models/dit_cuda.md gives their memory and time effects) ----
+  // Activation chunking (the guide's memory_optimization.checkpoint_segments, the planner's
+  // Plan::checkpoint_segments). n <= 1: every block runs over all tokens at once (the default).
+  // n > 1: the residual stream x and self-attention's k|v stay whole; everything per token
+  // (modulated norm, q, attention output, o, cross-attention, FFN) runs over segments of
+  // n_rows = batch * ceil(L / n) rows, so the [tokens, ffn_dim] FFN hidden and the other per-token
+  // buffers shrink by ~n. Results equal n = 1 up to the GEMMs' rounding (cuBLASLt may pick another
+  // algorithm for the smaller M). Works with the CFG batch, streamed blocks and fp8 / int8 weights.
+  void set_segments(int n) { segments_ = n < 1 ? 1 : n; }
+  int segments() const { return segments_; }
+  // Attention head slicing (the guide's attention_slice_size): the attention kernels run over groups
+  // of `heads` heads per call (0 or >= heads: all heads in one call). Bit-identical to one call. With
+  // a flash kernel (no [Lq, Lk] score matrix is materialised) it saves no memory; it exists because
+  // the guide names it, and the planner leaves it 0.
+  void set_attention_slice(int heads) { attention_slice_ = heads < 0 ? 0 : heads; }
+  int attention_slice() const { return attention_slice_; }
+
  private:
   struct Context {
     const bf16* data;
     int64_t rows;
   };
   struct Streamer;  // copy stream, events and the two device slots (dit_cuda.cpp)
+  struct Step;      // one forward's shared state (dit_cuda_step.h)
   void run(const DitInputs& in, const std::vector<Context>& ctxs, const std::vector<Tensor*>& outs,
            cudaStream_t stream);
+  // The blocks and the head's linear layer of one forward: all tokens at once (dit_cuda.cpp) or in
+  // token segments (dit_cuda_segments.cpp). Both fill step.head_out.
+  void run_blocks_whole(Step& step, cudaStream_t stream);
+  void run_blocks_segmented(Step& step, cudaStream_t stream);
+  // Block i's weights (waits for its copy when streamed) and, after its last GEMM, the release of
+  // its streaming slot (the copy of the streamed block two ahead starts).
+  const DitBlockWeights& acquire_block(const Step& step, int i, cudaStream_t stream);
+  void release_block(const Step& step, int i, cudaStream_t stream);
   void ensure_rope(int64_t f, int64_t h, int64_t w, cudaStream_t stream);
-  void attention(const FlashParams& p, cudaStream_t stream);
+  void attention(const FlashParams& p, cudaStream_t stream);  // in head groups of attention_slice_
+  void attention_call(const FlashParams& p, cudaStream_t stream);
   void linear(const bf16* x, const Tensor& w, const Tensor& scale, const Tensor& bias, bf16* y, int64_t m, Epilogue ep,
               cudaStream_t stream);
+  // The same with output rows [row0, row0 + rows) of w (and of its scale and bias) only.
+  void linear_rows(const bf16* x, const Tensor& w, const Tensor& scale, const Tensor& bias, int64_t row0, int64_t rows,
+                   bf16* y, int64_t m, Epilogue ep, cudaStream_t stream);
   // Allocates the block packs (device) and the views of w_.blocks; modulation tensors separately.
   void allocate_blocks(WeightFormat format);
   void rebuild_views(size_t block);
@@ -212,6 +247,10 @@ class DitCuda {
   std::unique_ptr<Streamer> streamer_;
   LtGemm gemm_;
   std::unique_ptr<Fp8Linear> fp8_;  // created with the first fp8 weight
+  std::unique_ptr<Int8Linear> int8_;  // created with the first int8 weight
+  int segments_ = 1;
+  int attention_slice_ = 0;
+  Tensor bias_scratch_;  // linear_rows: an aligned copy of a bias slice
   FlashVariant variant_ = FlashVariant::kAuto;
   bool skip_attention_ = false;
   std::unique_ptr<CudnnSdpa> cudnn_;

@@ -8,6 +8,7 @@
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/dit_cuda_pack.h"
 #include "backends/cuda/dit_fp8.h"
+#include "backends/cuda/dit_int8.h"
 #include "core/status.h"
 #include "io/weight_store.h"
 #include "models/dit/dit_config.h"
@@ -117,8 +118,8 @@ const std::vector<Source>& block_sources() {
   return s;
 }
 
-// The seven matrices and their fp8 scale entries.
-const std::vector<std::pair<Tensor B::*, Tensor B::*>>& fp8_matrices() {
+// The seven matrices and their scale entries (fp8 / int8).
+const std::vector<std::pair<Tensor B::*, Tensor B::*>>& quantised_matrices() {
   static const std::vector<std::pair<Tensor B::*, Tensor B::*>> m = {
       {&B::qkv_w, &B::qkv_s}, {&B::o_w, &B::o_s},       {&B::cq_w, &B::cq_s},     {&B::ckv_w, &B::ckv_s},
       {&B::co_w, &B::co_s},   {&B::ffn1_w, &B::ffn1_s}, {&B::ffn2_w, &B::ffn2_s}};
@@ -178,13 +179,14 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
 
   // ---- blocks: staged in the bf16 layout on the host, then placed (device or pinned host) ----
   const int n_res = opts.resident_blocks < 0 || opts.resident_blocks > nl ? static_cast<int>(nl) : opts.resident_blocks;
-  const bool fp8 = opts.format == WeightFormat::kFP8;
+  // fp8 / int8: each block goes to the device in bf16 and is quantised there per output row.
+  const bool quantised = opts.format == WeightFormat::kFP8 || opts.format == WeightFormat::kInt8;
   format_ = opts.format;
   const detail::PackLayout lb = detail::pack_layout(cfg_, WeightFormat::kBF16);
   const detail::PackLayout lf = detail::pack_layout(cfg_, opts.format);
   Tensor staging = pinned_u8(lb.bytes);  // host, bf16 layout (reused: synchronised per block)
-  Tensor dev_bf16_pack;                  // fp8 only: the bf16 block on the device
-  if (fp8) dev_bf16_pack = Tensor::empty({static_cast<int64_t>(lb.bytes)}, DType::kU8, gpu());
+  Tensor dev_bf16_pack;                  // fp8 / int8 only: the bf16 block on the device
+  if (quantised) dev_bf16_pack = Tensor::empty({static_cast<int64_t>(lb.bytes)}, DType::kU8, gpu());
   w_.blocks.assign(static_cast<size_t>(nl), DitBlockWeights{});
   packs_.assign(static_cast<size_t>(nl), Tensor());
   for (int64_t i = 0; i < nl; ++i) {
@@ -196,7 +198,7 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
     fill_block_bf16(ws, i, lb, stage);
     const bool resident = i < n_res;
     Tensor& pack = packs_[static_cast<size_t>(i)];
-    if (!fp8) {
+    if (!quantised) {
       if (resident) {
         pack = Tensor::empty({static_cast<int64_t>(lb.bytes)}, DType::kU8, gpu());
         WAN22_CUDA_CHECK(cudaMemcpyAsync(pack.raw_data(), stage, lb.bytes, cudaMemcpyHostToDevice, st));
@@ -205,7 +207,7 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
         std::memcpy(pack.raw_data(), stage, lb.bytes);
       }
     } else {
-      // bf16 block to the device, quantise the matrices per row into the fp8 pack, copy the rest
+      // bf16 block to the device, quantise the matrices per row into the fp8 / int8 pack, copy the rest
       WAN22_CUDA_CHECK(cudaMemcpyAsync(dev_bf16_pack.raw_data(), stage, lb.bytes, cudaMemcpyHostToDevice, st));
       Tensor target = Tensor::empty({static_cast<int64_t>(lf.bytes)}, DType::kU8, gpu());
       DitBlockWeights src, dst;
@@ -213,12 +215,17 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
       detail::pack_views(lf, target, dst);
       for (const auto& e : lb.entries) {
         bool is_matrix = false;
-        for (const auto& [w, s] : fp8_matrices()) {
+        for (const auto& [w, s] : quantised_matrices()) {
           if (w != e.member) continue;
           is_matrix = true;
           const Tensor& sw = src.*w;
-          quantize_rows_e4m3(static_cast<const bf16*>(sw.raw_data()), sw.dim(0), sw.dim(1),
-                             static_cast<uint8_t*>((dst.*w).raw_data()), static_cast<float*>((dst.*s).raw_data()), st);
+          const auto* wb = static_cast<const bf16*>(sw.raw_data());
+          auto* scale = static_cast<float*>((dst.*s).raw_data());
+          if (opts.format == WeightFormat::kFP8) {
+            quantize_rows_e4m3(wb, sw.dim(0), sw.dim(1), static_cast<uint8_t*>((dst.*w).raw_data()), scale, st);
+          } else {
+            quantize_rows_int8(wb, sw.dim(0), sw.dim(1), static_cast<int8_t*>((dst.*w).raw_data()), scale, st);
+          }
         }
         if (!is_matrix) {
           WAN22_CUDA_CHECK(cudaMemcpyAsync((dst.*e.member).raw_data(), (src.*e.member).raw_data(), (src.*e.member).nbytes(),

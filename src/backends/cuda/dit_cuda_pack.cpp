@@ -11,7 +11,9 @@ size_t align_up(size_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 PackLayout pack_layout(const DitConfig& c, WeightFormat format) {
   const int64_t D = c.dim, F = c.ffn_dim;
-  const DType mat = format == WeightFormat::kFP8 ? DType::kF8E4M3 : DType::kBF16;
+  const DType mat = format == WeightFormat::kFP8    ? DType::kF8E4M3
+                    : format == WeightFormat::kInt8 ? DType::kI8
+                                                    : DType::kBF16;
   using B = DitBlockWeights;
   PackLayout l;
   auto add = [&](Tensor B::*m, const char* name, DType dt, Shape s) { l.entries.push_back({m, name, dt, std::move(s)}); };
@@ -35,7 +37,7 @@ PackLayout pack_layout(const DitConfig& c, WeightFormat format) {
   add(&B::ffn1_b, "ffn.0.bias", DType::kBF16, {F});
   add(&B::ffn2_w, "ffn.2.weight", mat, {D, F});
   add(&B::ffn2_b, "ffn.2.bias", DType::kBF16, {D});
-  if (format == WeightFormat::kFP8) {
+  if (format == WeightFormat::kFP8 || format == WeightFormat::kInt8) {
     add(&B::qkv_s, "self_attn.q|k|v.scale", DType::kF32, {3 * D});
     add(&B::o_s, "self_attn.o.scale", DType::kF32, {D});
     add(&B::cq_s, "cross_attn.q.scale", DType::kF32, {D});

@@ -13,16 +13,19 @@ using bf16 = __nv_bfloat16;
 
 // Per-token vectors (modulation shift/scale/gate, [dim] fp32 each) for the two timestep classes of
 // Wan2.2's per-token timesteps: tokens [0, split) of each batch item use `a`, the rest use `b`.
-// Text-to-video passes a == b (or split = 0). Row r belongs to batch item r / tokens_per_item.
+// Text-to-video passes a == b (or split = 0). Row r belongs to batch item (r + row_offset) /
+// tokens_per_item: a kernel called on rows [r0, r1) of the flat batch (a token segment) passes
+// row_offset = r0.
 struct TokenVec {
   const float* a = nullptr;
   const float* b = nullptr;
   int64_t split = 0;
   int64_t tokens_per_item = INT64_MAX;  // rows per batch item (the split restarts each item)
+  int64_t row_offset = 0;               // flat row of the kernel's row 0
   __host__ __device__ const float* at(int64_t row) const {
-    return (row % tokens_per_item) < split ? a : b;
+    return ((row + row_offset) % tokens_per_item) < split ? a : b;
   }
-  static TokenVec same(const float* v) { return TokenVec{v, v, 0, INT64_MAX}; }
+  static TokenVec same(const float* v) { return TokenVec{v, v, 0, INT64_MAX, 0}; }
 };
 
 // ---------------- normalisation ----------------
@@ -46,6 +49,9 @@ struct RopeTable {
   const float2* table = nullptr;  // device pointer (nullptr: no rotation)
   int64_t grid_f = 0, grid_h = 0, grid_w = 0;
   int head_dim = 0;
+  // Flat row of the kernel's row 0 (a token segment [r0, r1) of the batch passes r0): row r is
+  // token (r + row_offset) % tokens_per_item.
+  int64_t row_offset = 0;
 };
 // Host side: fills `host` (size rope_table_size(...)) with the (cos, sin) pairs.
 int64_t rope_table_size(int64_t grid_f, int64_t grid_h, int64_t grid_w, int head_dim);
@@ -54,8 +60,8 @@ void rope_table_fill(float2* host, int64_t grid_f, int64_t grid_h, int64_t grid_
 
 // q/k normalisation of the DiT: RMSNorm over the whole row (`dim` = heads * head_dim) with
 // weight [dim] (fp32, may be nullptr), then (if rope.table) Wan's 3-axis RoPE per head on the
-// token index within its batch item (row % tokens_per_item; tokens beyond the grid are not
-// rotated). x, out bf16 with row strides ld_x, ld_out (elements); out may alias x.
+// token index within its batch item ((row + rope.row_offset) % tokens_per_item; tokens beyond the
+// grid are not rotated). x, out bf16 with row strides ld_x, ld_out (elements); out may alias x.
 void rmsnorm_rope(const bf16* x, int64_t ld_x, bf16* out, int64_t ld_out, int64_t rows, int64_t dim,
                   const float* weight, float eps, RopeTable rope, int64_t tokens_per_item,
                   cudaStream_t stream);

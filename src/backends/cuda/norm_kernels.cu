@@ -141,6 +141,7 @@ struct RopeGeom {
   int cf, ch;      // pairs of the frame and height axes (width has ch too)
   int half;        // head_dim / 2
   int64_t off_h, off_w;
+  int64_t row_offset;  // flat row of the launch's row 0 (token segments)
 };
 
 // The rotation factors of one token: rows of the frame, height and width tables for its grid
@@ -188,7 +189,7 @@ __global__ void rmsnorm_rope_kernel(const bf16* __restrict__ x, int64_t ld_x, bf
     for (int e = 0; e < 2 * VP; ++e) s += f[e] * f[e];
   }
   const float rms = rsqrtf(block_sum(s, scratch) / static_cast<float>(dim) + eps);
-  const RopeRow rr(g, row % tokens_per_item);
+  const RopeRow rr(g, (row + g.row_offset) % tokens_per_item);
   // Reading x before writing out keeps out == x safe: each element is read and written by one thread.
   for (int64_t i = threadIdx.x; i < nv; i += blockDim.x) {
     float f[2 * VP];
@@ -317,7 +318,7 @@ __global__ void __launch_bounds__(128) rmsnorm_rope_warp_kernel(const bf16* x, i
 #pragma unroll
     for (int e = 0; e < 8; ++e) s += v[j][e] * v[j][e];
   const float rms = rsqrtf(detail::warp_sum(s) * (1.0f / kDim) + eps);
-  const RopeRow rr(g, row % tokens_per_item);
+  const RopeRow rr(g, (row + g.row_offset) % tokens_per_item);
   bf16* orow = out + row * ld_out;
 #pragma unroll
   for (int j = 0; j < N; ++j) {
@@ -500,6 +501,8 @@ void rmsnorm_rope(const bf16* x, int64_t ld_x, bf16* out, int64_t ld_out, int64_
     g.half = c;
     g.off_h = rope.grid_f * g.cf;
     g.off_w = g.off_h + rope.grid_h * g.ch;
+    require(rope.row_offset >= 0, kOp, "negative row offset");
+    g.row_offset = rope.row_offset;
   } else {
     g.half = 1;
   }
