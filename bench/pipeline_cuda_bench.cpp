@@ -3,7 +3,8 @@
 //   wan22_pipeline_cuda_bench [--json FILE] [--revision REV] [--workloads 720p_121f,...]
 //                             [--parts dit,vae,text,generate] [--generate-workloads 720p_121f,...]
 //                             [--reps N] [--warmup N] [--steps N]
-//                             [--model DIR] [--vram-budget GIB] [--dit-fp8]
+//                             [--model DIR] [--vram-budget GIB] [--dit-fp8] [--budget-only]
+//                             [--vae-budget GIB]
 #include <cstdio>
 #include <ctime>
 #include <fstream>
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
       else if (a == "--steps") o.generate_steps = std::stoi(val());
       else if (a == "--vram-budget") o.vram_budget_gib = std::stod(val());
       else if (a == "--dit-fp8") o.dit_fp8 = true;
+      else if (a == "--budget-only") o.budget_only = true;
+      else if (a == "--vae-budget") o.vae_budget_gib = std::stod(val());
       else if (a == "--model") {
         o.model_dir = val();
         o.random_weights = false;

@@ -132,7 +132,7 @@ struct CudaEngine::Impl {
   void apply_budget() {
     if (opts.vram_budget_bytes <= 0) return;
     const double cap = opts.vram_budget_bytes - outside;
-    if (cap < 256.0 * 1024 * 1024) {
+    if (cap < 1024.0 * 1024) {
       throw Error(ErrorCode::kOutOfMemory,
                   "--vram-budget " + plan::gib_str(opts.vram_budget_bytes) + " leaves no room: the CUDA context, "
                   "library handles and workspaces alone take " + plan::gib_str(outside));
@@ -436,12 +436,25 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
     im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
     DitLoadOptions lo;
     // Streamed: the blocks wait in pinned host memory until denoising starts.
-    lo.resident_blocks = opts.plan.dit == plan::Placement::kResident ? -1 : 0;
+    lo.resident_blocks = im->plan.dit == plan::Placement::kResident ? -1 : 0;
     lo.format = im->dit_format();
-    im->dit->load(ws, st, lo);
+    try {
+      im->dit->load(ws, st, lo);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kOutOfMemory || !opts.backoff_on_oom || lo.resident_blocks == 0) throw;
+      // Resident weights do not fit (the budget or the device): stream them instead.
+      im->notice(std::string("out of memory loading the DiT resident (") + e.what() +
+                 "): streaming its blocks from pinned host memory instead");
+      im->plan.dit = plan::Placement::kStreamed;
+      im->plan.dit_resident_blocks = 0;
+      im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
+      allocator()->empty_cache();
+      lo.resident_blocks = 0;
+      im->dit->load(ws, st, lo);
+    }
     if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
-    return std::string("cuda, ") + plan::format_name(opts.plan.dit_format) +
-           (opts.plan.dit == plan::Placement::kResident ? "" : ", streamed from pinned host memory");
+    return std::string("cuda, ") + plan::format_name(im->plan.dit_format) +
+           (im->plan.dit == plan::Placement::kResident ? "" : ", streamed from pinned host memory");
   };
   auto load_vae = [&]() -> std::string {
     VaeCudaOptions vo;
@@ -502,8 +515,9 @@ std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec, con
   for (const auto& n : notes) im->notice(n);
   im->seed = spec.seed;
   cudaStream_t st = im->stream.get();
-  im->measure_outside();
-  im->apply_budget();
+  // Random weights are generated on the device, every component whole, and then moved where the
+  // plan wants them: the budget applies from the end of the creation (a checkpoint loads straight
+  // into its placement, under the budget).
   const bool streamed_text = opts.plan.text == plan::Placement::kStreamed;
   if (spec.t5) {
     T5CudaOptions to;
@@ -524,6 +538,8 @@ std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec, con
   if (opts.plan.vae == plan::Placement::kOffloaded) im->vae->offload(st);
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
   allocator()->empty_cache();
+  im->measure_outside();
+  im->apply_budget();
   return std::unique_ptr<CudaEngine>(new CudaEngine(std::move(im)));
 }
 
