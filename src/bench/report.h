@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/compare.h"
+#include "bench/predicted_peaks.h"
 #include "bench/recommend.h"
 #include "bench/results_db.h"
 #include "bench/run_record.h"
@@ -31,6 +32,8 @@ struct BenchReport {
   // first.
   std::map<std::string, std::vector<HistoryPoint>> history;
   std::vector<std::string> notes;  // shown under the title (demo model, noise, ...)
+  // The memory model's peak VRAM against each measured peak of the GPU workloads (predicted_peaks.h).
+  std::vector<PeakCheck> peak_checks;
 };
 
 // Warnings when a comparison mixes different conditions (machine, suite, model, device, threads).

@@ -153,6 +153,21 @@ std::string report_html(const BenchReport& r) {
   targets_table(o, r.targets);
   o << "</section>\n";
 
+  if (!r.peak_checks.empty()) {
+    o << "<section id=\"peak-predictions\">\n<h2>Predicted vs measured peak VRAM</h2>\n<p class=\"muted\">The "
+         "memory model (src/plan) for each GPU workload's plan; a check fails beyond "
+      << esc(format_percent(r.peak_checks.front().tolerance, false)) << ".</p>\n"
+      << "<table id=\"peaks\">\n<tr><th>workload</th><th>metric</th><th>predicted</th><th>measured</th>"
+         "<th>error</th><th>result</th></tr>\n";
+    for (const auto& c : r.peak_checks)
+      o << "<tr><td>" << esc(c.label) << "</td><td>" << esc(c.metric) << "</td><td class=\"num\">"
+        << esc(format_value(c.predicted_gib, "GiB")) << "</td><td class=\"num\">"
+        << esc(format_value(c.measured_gib, "GiB")) << "</td><td class=\"num\">" << esc(format_percent(c.error()))
+        << "</td><td class=\"" << (c.pass() ? "pass" : "fail") << "\">" << (c.pass() ? "pass" : "fail")
+        << "</td></tr>\n";
+    o << "</table>\n</section>\n";
+  }
+
   if (r.comparison) {
     o << "<section id=\"comparison-section\">\n<h2>Comparison with baseline '"
       << esc(r.comparison->baseline_name) << "'</h2>\n";

@@ -28,6 +28,17 @@ json report_json(const BenchReport& r) {
     targets.push_back(o);
   }
   j["targets"] = targets;
+  json peaks = json::array();
+  for (const auto& c : r.peak_checks)
+    peaks.push_back({{"metric", c.metric},
+                     {"workload", c.label},
+                     {"predicted_gib", num(c.predicted_gib)},
+                     {"measured_gib", num(c.measured_gib)},
+                     {"error", num(c.error())},
+                     {"tolerance", c.tolerance},
+                     {"status", c.pass() ? "pass" : "fail"},
+                     {"line", c.line()}});
+  j["peak_vram_predictions"] = peaks;
   json recs = json::array();
   for (const auto& rec : r.recommendations)
     recs.push_back({{"topic", rec.topic}, {"text", rec.text}, {"evidence", rec.evidence}});

@@ -88,6 +88,19 @@ std::string report_markdown(const BenchReport& r) {
     if (!t.note.empty()) o << "\n- " << t.spec.key << ": " << t.note;
   o << "\n";
 
+  if (!r.peak_checks.empty()) {
+    o << "\n## Predicted vs measured peak VRAM\n\nThe memory model (src/plan) for each GPU workload's plan; "
+         "a check fails beyond "
+      << format_percent(r.peak_checks.front().tolerance, false)
+      << ".\n\n| workload | metric | predicted | measured | error | result |\n| --- | --- | ---: | ---: | ---: | --- |\n";
+    for (const auto& c : r.peak_checks)
+      o << "| " << cell(c.label) << " | " << cell(c.metric) << " | " << format_value(c.predicted_gib, "GiB") << " | "
+        << format_value(c.measured_gib, "GiB") << " | " << format_percent(c.error()) << " | **"
+        << (c.pass() ? "pass" : "fail") << "** |\n";
+    for (const auto& c : r.peak_checks) o << "\n- " << c.line();
+    o << "\n";
+  }
+
   if (r.comparison) {
     const Comparison& c = *r.comparison;
     o << "\n## Comparison with baseline '" << c.baseline_name << "'\n\nBaseline run "

@@ -62,6 +62,12 @@ std::string report_text(const BenchReport& r) {
     }
   }
 
+  if (!r.peak_checks.empty()) {
+    o << "\nmemory model (issue 7: within " << format_percent(r.peak_checks.front().tolerance, false)
+      << " of the measurement):\n";
+    for (const auto& c : r.peak_checks) o << "  " << c.line() << "\n";
+  }
+
   if (r.comparison) {
     const Comparison& c = *r.comparison;
     o << "\ncomparison with baseline '" << c.baseline_name << "' (run " << c.baseline.id << ", "

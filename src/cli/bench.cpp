@@ -15,6 +15,7 @@
 
 #include "bench/cpu_suite.h"
 #include "bench/gpu_stages.h"
+#include "bench/predicted_peaks.h"
 #include "bench/host_memory.h"
 #include "bench/machine.h"
 #include "bench/recommend.h"
@@ -381,6 +382,12 @@ void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   cuda::MachineInfo mi;
   const bool hwm_reset = bench::reset_peak_rss();
   run.metrics = run_gpu_bench(o, &mi);
+  {  // the memory model's prediction of each measured peak (checked in the report)
+    bench::PeakPredictionOptions po;
+    po.vram_budget_gib = a.vram_budget;
+    const std::vector<bench::Metric> predicted = bench::predicted_peaks(run.metrics, po);
+    run.metrics.insert(run.metrics.end(), predicted.begin(), predicted.end());
+  }
   bench::StageSet stages = bench::gpu_generation_stages(run.metrics);
   run.stages = std::move(stages.stages);
   run.stages_of = std::move(stages.of);
@@ -414,6 +421,7 @@ bench::BenchReport build_report(const Args& a, const config::Settings& settings,
     report.comparison = std::move(c);
   }
   report.targets = bench::check_targets(run.metrics, bench::target_specs(settings), demo);
+  report.peak_checks = bench::peak_checks(run.metrics);
   bench::RecommendInputs ri;
   ri.run = &report.run;
   ri.targets = &report.targets;

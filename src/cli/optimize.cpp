@@ -2,13 +2,16 @@
 // workload from the memory and time models (src/plan), prints the predicted peak and time per
 // stage, writes them as a config file, applies / resets / restores the active config, and
 // validates the predictions with a short benchmark.
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
+#include "bench/metric.h"
 #include "cli/command.h"
 #include "config/cli_options.h"
 #include "config/settings.h"
@@ -20,6 +23,7 @@
 #include "plan/plan_validate.h"
 #include "plan/planner.h"
 #ifdef WAN22_HAVE_CUDA
+#include "backends/cuda/bench_cuda.h"
 #include "backends/cuda/device.h"
 #endif
 
@@ -155,6 +159,34 @@ plan::Hardware this_machine() {
   return plan::hardware_from_sysinfo(info);
 }
 
+// `--validate` of a GPU plan: a short run of the CUDA workloads (cuda::run_bench: the whole
+// generation of the plan's size with a few steps) compared with the predictions. nullopt when
+// this build or machine cannot run it (the caller falls back to the CPU validation).
+std::optional<plan::ValidationResult> validate_on_gpu(const plan::Workload& w, const plan::Hardware& hw,
+                                                      const plan::ValidateOptions& vo) {
+#ifdef WAN22_HAVE_CUDA
+  if (!hw.gpu || cuda::device_count() == 0) return std::nullopt;
+  const std::string wl = plan::gpu_bench_workload(w);
+  if (wl.empty()) return plan::validate_gpu_metrics(w, hw, {}, vo.steps, vo);  // says which sizes can be validated
+  cuda::BenchOptions bo;
+  bo.model_dir = vo.checkpoint;
+  bo.random_weights = vo.checkpoint.empty();
+  bo.parts = {"generate"};
+  bo.workloads = {wl};
+  bo.generate_workloads = {wl};
+  bo.generate_steps = std::max(1, vo.steps);
+  bo.repeats = 1;
+  bo.warmup = 0;
+  const std::vector<bench::Metric> metrics = cuda::run_bench(bo);
+  return plan::validate_gpu_metrics(w, hw, metrics, bo.generate_steps, vo);
+#else
+  (void)w;
+  (void)hw;
+  (void)vo;
+  return std::nullopt;
+#endif
+}
+
 int run_optimize(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -248,15 +280,22 @@ int run_optimize(int argc, char** argv) {
     vo.steps = a.validate_steps;
     std::error_code ec;
     if (std::filesystem::exists(model_name, ec)) vo.checkpoint = model_name;
-    std::string note;
-    if (r.plan.on_gpu)
-      note = "this build generates on the CPU backend only: the GPU plan above cannot be measured here; the CPU plan "
-             "of the same workload is validated instead";
-    if (vo.checkpoint.empty() && model.name != "demo")
-      note += std::string(note.empty() ? "" : "; ") + "no checkpoint given: the demo model (" + model.name +
-              " sizes are not loaded) runs the workload's size";
-    plan::ValidationResult v = plan::validate_on_cpu(w, hw, vo);
-    if (!note.empty()) v.notes.insert(v.notes.begin(), note);
+    std::optional<plan::ValidationResult> gv;
+    if (r.plan.on_gpu) gv = validate_on_gpu(w, hw, vo);
+    plan::ValidationResult v;
+    if (gv) {
+      v = std::move(*gv);
+    } else {
+      std::string note;
+      if (r.plan.on_gpu)
+        note = "this build or machine cannot run the CUDA backend: the GPU plan above cannot be measured here; the "
+               "CPU plan of the same workload is validated instead";
+      if (vo.checkpoint.empty() && model.name != "demo")
+        note += std::string(note.empty() ? "" : "; ") + "no checkpoint given: the demo model (" + model.name +
+                " sizes are not loaded) runs the workload's size";
+      v = plan::validate_on_cpu(w, hw, vo);
+      if (!note.empty()) v.notes.insert(v.notes.begin(), note);
+    }
     if (a.json) out["validation"] = v.to_json();
     else std::printf("%s", v.str().c_str());
     rc = v.pass() ? 0 : 1;

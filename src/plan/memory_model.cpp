@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "models/vae/vae_weight_spec.h"
+#include "plan/vae_cuda_memory.h"
 
 namespace wan22::plan {
 
@@ -469,7 +470,10 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
 
   const ComponentWeights dit = dit_weights(m.dit, gpu ? p.dit_format : WeightFormat::kBF16);
   const ComponentWeights t5 = t5_weights(m.t5, gpu ? p.text_format : WeightFormat::kBF16);
-  const ComponentWeights vdec = vae_weights(m.vae, gpu ? p.vae_format : WeightFormat::kF32, true);
+  ComponentWeights vdec = vae_weights(m.vae, gpu ? p.vae_format : WeightFormat::kF32, true);
+  // The CUDA decoder holds each 2x upsampling conv in its sub-pixel form (16/9 of the 3x3 weights):
+  // 1.0648 GiB measured on the H200 against 1.03 GiB for the checkpoint's shapes.
+  if (gpu) vdec.total_bytes = vae_cuda_decoder_weight_bytes(m.vae, format_bytes(p.vae_format));
   const ComponentWeights venc = vae_weights(m.vae, gpu ? p.vae_format : WeightFormat::kF32, false);
   const double vae_all = vdec.total_bytes + (i2v ? venc.total_bytes : 0);
   const double experts = m.experts;
@@ -538,6 +542,10 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
     const std::vector<MemTerm> a = dit_activation_terms(m.dit, g, m.text_len, batch, gpu ? p.checkpoint_segments : 1,
                                                         gpu, i2v);
     for (const auto& t : a) add(st, t.name, t.bytes, t.formula, false);
+    if (gpu) {
+      const MemTerm q = dit_quantized_input_term(m.dit, g, batch, p.checkpoint_segments, p.dit_format);
+      add(st, q.name, q.bytes, q.formula, false);
+    }
     const double lat = static_cast<double>(m.vae.z_dim) * static_cast<double>(g.frames * g.height * g.width) * 4;
     add(st, "sampler state (f32)", 5 * lat,
         "5 latents (x_t, conditional and unconditional outputs, 2 solver history entries) x " + gib_str(lat), false);
@@ -553,17 +561,22 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
     StageMemory st = stage(Stage::kVaeDecode);
     if (gpu && p.vae == Placement::kOffloaded) add(st, "VAE decoder weights (offloaded, copied in)", vdec.total_bytes, "", true);
     const int chunk = std::max(1, p.vae_chunk);
-    const VaeWalk d = vae_decode_walk(m.vae, chunk, tiling.lat_h, tiling.lat_w, act);
-    const std::string tile_txt = tiling.tiles_x * tiling.tiles_y > 1
-                                     ? "tile " + fmt_num(tiling.lat_w * s) + "x" + fmt_num(tiling.lat_h * s) + " px"
-                                     : "untiled " + fmt_num(tiling.lat_w * s) + "x" + fmt_num(tiling.lat_h * s) + " px";
-    add(st, "VAE decoder peak layer (" + d.peak_where + ")", d.peak_bytes,
-        fmt_num(chunk) + " latent frame(s) per chunk, " + tile_txt, false);
-    add(st, "VAE causal cache", d.cache_bytes, "2 frames of every causal conv's input, " + tile_txt, false);
+    if (gpu) {
+      // The CUDA decoder, replayed buffer by buffer (vae_cuda_memory.h), and the f32 video it fills.
+      for (const auto& t : vae_cuda_decode_terms(m, w, p)) add(st, t.name, t.bytes, t.formula, false);
+      st.workspace_bytes = bs.gemm_workspace + bs.conv_workspace;
+    } else {
+      const VaeWalk d = vae_decode_walk(m.vae, chunk, tiling.lat_h, tiling.lat_w, act);
+      const std::string tile_txt = tiling.tiles_x * tiling.tiles_y > 1
+                                       ? "tile " + fmt_num(tiling.lat_w * s) + "x" + fmt_num(tiling.lat_h * s) + " px"
+                                       : "untiled " + fmt_num(tiling.lat_w * s) + "x" + fmt_num(tiling.lat_h * s) + " px";
+      add(st, "VAE decoder peak layer (" + d.peak_where + ")", d.peak_bytes,
+          fmt_num(chunk) + " latent frame(s) per chunk, " + tile_txt, false);
+      add(st, "VAE causal cache", d.cache_bytes, "2 frames of every causal conv's input, " + tile_txt, false);
+      add(st, "decoded chunk for the host copy (f32)", d.out_elements * 4, "one chunk of one tile", false);
+    }
     add(st, "latent (f32)", static_cast<double>(m.vae.z_dim) * static_cast<double>(g.frames * g.height * g.width) * 4,
         "z*F*h*w*4", false);
-    add(st, "decoded chunk for the host copy (f32)", d.out_elements * 4, "one chunk of one tile", false);
-    st.workspace_bytes = gpu ? bs.gemm_workspace + bs.conv_workspace : 0;
     est.stages.push_back(st);
   }
 
@@ -601,6 +614,85 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
   const double video = 3.0 * w.frames * w.width * w.height;
   host("output video (f32 + 8-bit frames)", video * 5, "3*frames*W*H*(4+1)", false);
   return est;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CUDA-specific terms and the quantities `wan22 bench` measures
+
+MemTerm dit_quantized_input_term(const models::DitShape& d, const LatentGrid& g, int batch, int segments,
+                                 WeightFormat f) {
+  if (f != WeightFormat::kFP8 && f != WeightFormat::kInt8) return {"quantized GEMM input", 0, ""};
+  const double Ls = std::ceil(static_cast<double>(g.tokens) / std::max(1, segments));
+  return {"quantized GEMM input (1 B per element of the FFN down input)",
+          batch * Ls * static_cast<double>(d.ffn_dim),
+          "b*(L/N)*ffn*1 (the activation quantised per token before each fp8 GEMM; the largest is the "
+          "FFN hidden)"};
+}
+
+std::vector<MemTerm> vae_cuda_decode_terms(const ModelSpec& m, const Workload& w, const Plan& p) {
+  const LatentGrid g = latent_grid(m, w.width, w.height, w.frames);
+  const int s = m.vae_stride_s();
+  // VaeCuda::decode_tiled: square regions of `tile` latent pixels (the plan's tile / stride),
+  // each decoded through every causal chunk; untiled when the tile covers the latent.
+  const int64_t tile = p.vae_tile > 0 ? std::max<int64_t>(1, p.vae_tile / s) : 0;
+  const bool tiled = tile > 0 && (tile < g.height || tile < g.width);
+  const int64_t th = tiled ? std::min(tile, g.height) : g.height;
+  const int64_t tw = tiled ? std::min(tile, g.width) : g.width;
+  const double act = p.vae_format == WeightFormat::kF32 ? 4.0 : 2.0;
+  const VaeCudaDecodePeak d =
+      vae_cuda_decode_peak(m.vae, g.frames, th, tw, std::max(1, p.vae_chunk), act, p.vae_reuse_buffers);
+  const std::string region = (tiled ? "tile " : "untiled ") + fmt_num(static_cast<double>(tw)) + "x" +
+                             fmt_num(static_cast<double>(th)) + " latent px";
+  const double VF = static_cast<double>(1 + m.vae_stride_t() * (g.frames - 1));
+  const double VH = static_cast<double>(g.height * s), VW = static_cast<double>(g.width * s);
+  const double C = static_cast<double>(m.vae.in_channels);
+  std::vector<MemTerm> t;
+  t.push_back({"VAE decode buffers at the peak (" + d.where + ")", d.peak_bytes - d.slot_bytes - d.pooled_bytes,
+               "live activations, conv stages and outputs, replayed from the CUDA decoder's requests (" + region +
+                   ")"});
+  t.push_back({"VAE causal cache slots", d.slot_bytes, "2 frames of every causal conv's input, " + region});
+  if (d.pooled_bytes > 0)
+    t.push_back({"VAE buffer pool (reuse on)", d.pooled_bytes,
+                 "freed buffers the pool keeps for reuse (sizes within 25%, dropped after 2 idle chunks)"});
+  t.push_back({"decoded video (f32, on the device)", C * VF * VH * VW * 4, "C*frames*H*W*4"});
+  if (tiled) t.push_back({"tile blend weights (f32)", VH * VW * 4, "H*W*4"});
+  return t;
+}
+
+double device_weight_bytes(const ModelSpec& m, const Plan& p, const LoadedComponents& c) {
+  double b = 0;
+  if (p.dit == Placement::kResident) b += m.experts * dit_weights(m.dit, p.dit_format).total_bytes;
+  if (c.text_encoder && p.text == Placement::kResident) b += t5_weights(m.t5, p.text_format).total_bytes;
+  if (p.vae == Placement::kResident) {
+    if (c.vae_decoder) b += vae_cuda_decoder_weight_bytes(m.vae, format_bytes(p.vae_format));
+    if (c.vae_encoder) b += vae_weights(m.vae, p.vae_format, false).total_bytes;
+  }
+  return b;
+}
+
+double dit_forward_bytes(const ModelSpec& m, const Workload& w, const Plan& p, int batch) {
+  const LatentGrid g = latent_grid(m, w.width, w.height, w.frames);
+  const bool i2v = w.image_to_video || m.needs_image;
+  double b = 0;
+  for (const auto& t : dit_activation_terms(m.dit, g, m.text_len, batch, p.checkpoint_segments, true, i2v)) b += t.bytes;
+  b += dit_quantized_input_term(m.dit, g, batch, p.checkpoint_segments, p.dit_format).bytes;
+  if (p.dit == Placement::kStreamed) {
+    const ComponentWeights dw = dit_weights(m.dit, p.dit_format);
+    const int k = std::clamp(p.dit_resident_blocks, 0, dw.blocks);
+    b += dw.other_bytes + k * dw.block_bytes + (k < dw.blocks ? 2 * dw.block_bytes : 0);
+  }
+  return b;
+}
+
+double vae_decode_bytes(const ModelSpec& m, const Workload& w, const Plan& p) {
+  double b = 0;
+  for (const auto& t : vae_cuda_decode_terms(m, w, p)) b += t.bytes;
+  return b;
+}
+
+double text_encode_bytes(const ModelSpec& m, int prompts, const Plan& p) {
+  std::vector<MemTerm> terms;
+  return t5_activation_bytes(m.t5, prompts, m.text_len, p.on_gpu, terms);
 }
 
 }  // namespace wan22::plan

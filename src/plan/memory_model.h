@@ -8,7 +8,10 @@
 // bf16 [L, dim], FFN hidden bf16 [L, ffn], cross-attention k|v bf16 [text_len, 2 dim], per-block
 // modulation rows f32, plus the latent in/out. With checkpoint_segments = N the attention's
 // queries/output and the FFN run over L/N tokens at a time (k|v and x stay whole).
-// The VAE terms walk the decoder's layers (models/vae/vae_decoder.cpp) per causal chunk and tile.
+// The VAE terms of a CPU plan walk the decoder's layers (models/vae/vae_decoder.cpp) per causal
+// chunk and tile; a GPU plan replays the CUDA decoder's buffer requests (vae_cuda_memory.h) with
+// or without its buffer pool (Plan::vae_reuse_buffers) and adds the f32 video it fills.
+// Every GPU peak measured on the H200 is predicted within 15% (tests/unit/test_plan_h200_peaks.cpp).
 // docs/optimize.md lists every formula and how it compares with the measured peaks.
 #pragma once
 #include <cstdint>
@@ -107,6 +110,34 @@ struct VaeTiling {
   double recompute = 1.0;        // decoded area / video area (>= 1)
 };
 VaeTiling vae_tiling(const ModelSpec& m, int width, int height, int tile, int overlap);
+
+// ---- the CUDA backend's own terms ----
+
+// fp8/int8 DiT: each GEMM input is quantised per token into a 1-byte buffer; the largest (the FFN
+// down GEMM's input, b*(L/N)*ffn bytes) is alive during that GEMM. Zero bytes for bf16/f32.
+MemTerm dit_quantized_input_term(const models::DitShape& d, const LatentGrid& g, int batch, int segments,
+                                 WeightFormat f);
+// VaeCuda::decode_tiled of the workload's latent under the plan (tile, chunk, reuse_buffers):
+// the replayed decoder buffers (vae_cuda_memory.h), the f32 video and the tile blend weights.
+std::vector<MemTerm> vae_cuda_decode_terms(const ModelSpec& m, const Workload& w, const Plan& p);
+
+// ---- what `wan22 bench` measures on the CUDA backend (src/backends/cuda/bench_cuda.cpp) ----
+
+// Which components the bench's engine holds (the text encoder only when text or generate runs).
+struct LoadedComponents {
+  bool text_encoder = true;
+  bool vae_decoder = true;
+  bool vae_encoder = true;
+};
+// Weights resident on the device under the plan (streamed/offloaded components excluded).
+double device_weight_bytes(const ModelSpec& m, const Plan& p, const LoadedComponents& c);
+// One DiT forward of `batch` sequences (i2v from the workload): activations, the quantized GEMM
+// input, and the device part of a streamed DiT (embeddings/head, resident blocks, 2 slots).
+double dit_forward_bytes(const ModelSpec& m, const Workload& w, const Plan& p, int batch);
+// One VAE decode of the workload's latent: everything decode_tiled allocates (video included).
+double vae_decode_bytes(const ModelSpec& m, const Workload& w, const Plan& p);
+// UMT5 activations of `prompts` prompts of text_len tokens.
+double text_encode_bytes(const ModelSpec& m, int prompts, const Plan& p);
 
 std::string gib_str(double bytes);  // "9.31 GiB"
 

@@ -58,7 +58,7 @@ bool Plan::operator==(const Plan& o) const {
          dit_format == o.dit_format && cfg_batch == o.cfg_batch && checkpoint_segments == o.checkpoint_segments &&
          attention_slice == o.attention_slice && text == o.text && text_format == o.text_format && vae == o.vae &&
          vae_format == o.vae_format && vae_tile == o.vae_tile && vae_overlap == o.vae_overlap &&
-         vae_chunk == o.vae_chunk;
+         vae_chunk == o.vae_chunk && vae_reuse_buffers == o.vae_reuse_buffers;
 }
 
 std::string Plan::str() const {
@@ -71,7 +71,8 @@ std::string Plan::str() const {
   if (dit == Placement::kStreamed) s << " (" << dit_resident_blocks << " resident blocks)";
   s << " " << format_name(dit_format) << ", cfg " << (cfg_batch ? "batch 2" : "sequential") << ", segments "
     << checkpoint_segments << ", text " << placement_name(text) << " " << format_name(text_format) << ", vae "
-    << placement_name(vae) << " tile " << (vae_tile ? std::to_string(vae_tile) + "/" + std::to_string(vae_overlap) : "off");
+    << placement_name(vae) << " tile " << (vae_tile ? std::to_string(vae_tile) + "/" + std::to_string(vae_overlap) : "off")
+    << (vae_reuse_buffers ? "" : ", vae buffer reuse off");
   return s.str();
 }
 

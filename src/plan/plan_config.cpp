@@ -106,6 +106,8 @@ Plan plan_from_settings(const config::Settings& s) {
   p.vae_overlap = p.vae_tile ? static_cast<int>(s.get_int("tile_optimization.overlap_pixels")) : 0;
   p.vae_chunk = static_cast<int>(s.get_int("tile_optimization.vae_temporal_chunk"));
   p.cfg_batch = s.get_bool("batch_optimization.cfg_batch");
+  // The CUDA VAE's buffer pool holds more memory: off whenever a budget is set (as the planner).
+  p.vae_reuse_buffers = !(s.get_double("generation.vram_budget_gb") > 0);
   if (!p.on_gpu) {
     p.dit = p.text = p.vae = Placement::kCpu;
     p.vae_format = WeightFormat::kF32;

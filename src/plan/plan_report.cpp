@@ -58,7 +58,8 @@ nlohmann::json plan_json(const PlanResult& r, const Hardware& hw) {
                         {"format", format_name(p.vae_format)},
                         {"tile", p.vae_tile},
                         {"overlap", p.vae_overlap},
-                        {"temporal_chunk", p.vae_chunk}}}};
+                        {"temporal_chunk", p.vae_chunk},
+                        {"reuse_buffers", p.vae_reuse_buffers}}}};
   json stages = json::object();
   json metrics = json::object();
   for (const auto& st : r.memory.stages) {

@@ -6,8 +6,11 @@
 // the check tests the model's composition of the stage, not the anchors.
 #pragma once
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "bench/metric.h"
 
 #include "core/dtype.h"
 #include "plan/hardware.h"
@@ -47,10 +50,27 @@ struct ValidateOptions {
   int steps = 2;           // denoising steps measured
   double time_tolerance = 0.5;
   double memory_tolerance = 0.25;
+  double gpu_memory_tolerance = 0.15;  // the GPU check of the whole-generation peak (issue 7)
 };
 
 // Runs `o.steps` denoising steps of `w` (size, frames, guidance; CFG as the pipeline runs it) on
 // the CPU backend and checks the predictions of the CPU plan of the time and memory models.
 ValidationResult validate_on_cpu(const Workload& w, Hardware hw, const ValidateOptions& o);
+
+// ---- GPU: `wan22 optimize --validate` on a CUDA build with a GPU ----
+// The CLI runs cuda::run_bench (parts {"generate"}, `steps` steps, the workload below) and hands
+// its metrics here; these functions are pure so that they are tested without a GPU.
+
+// The bench workload ("720p_121f", "480p_121f", "720p_49f") of w's size, or "" when none.
+std::string gpu_bench_workload(const Workload& w);
+// "1280x704x121 (720p_121f), 832x480x121 (480p_121f), 1280x704x49 (720p_49f)".
+std::string gpu_bench_sizes();
+
+// Checks the run's median denoising step (generate_<wl>_<steps>steps_step_s) against the time
+// model and the generation's allocator peak (peak_vram_gib_generate_<wl>) against the memory model,
+// both for the plan the bench runs (bench::peak_workload: everything resident, CFG as the CUDA DiT
+// batches it, the VAE's buffer reuse on; the engine holds every component).
+ValidationResult validate_gpu_metrics(const Workload& w, const Hardware& hw, const std::vector<bench::Metric>& metrics,
+                                      int steps, const ValidateOptions& o);
 
 }  // namespace wan22::plan

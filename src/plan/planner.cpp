@@ -96,6 +96,7 @@ void for_each_gpu_candidate(const Search& s, const std::vector<WeightFormat>& fo
               p.vae_overlap = overlap_for(tile, s.o.overlap);
               p.cfg_batch = cfg_batch;
               p.checkpoint_segments = seg;
+              p.vae_reuse_buffers = s.o.budget_gib <= 0;  // the CUDA VAE's pool: off under a budget
               fn(p);
             }
 }
@@ -161,7 +162,8 @@ void explain(PlanResult& r, const Hardware& hw) {
               (p.vae_tile ? ", decoded in " + std::to_string(p.vae_tile) + " px tiles with " +
                                 std::to_string(p.vae_overlap) + " px overlap"
                           : ", decoded untiled") +
-              ", causal chunks of " + std::to_string(p.vae_chunk) + " latent frame(s)");
+              ", causal chunks of " + std::to_string(p.vae_chunk) + " latent frame(s), " +
+              (p.vae_reuse_buffers ? "buffer reuse on (faster, holds more memory)" : "buffer reuse off (smallest peak)"));
 }
 
 }  // namespace
@@ -204,6 +206,7 @@ double smallest_budget(const ModelSpec& m, const Workload& w, const Hardware& hw
   Plan best_plan;
   for_each_gpu_candidate(s, dit_formats(hw, true), [&](Plan p) {
     if (p.text == Placement::kResident || p.vae == Placement::kResident) return;  // never smaller
+    p.vae_reuse_buffers = false;  // the smallest VAE peak
     p.dit = Placement::kStreamed;
     p.dit_resident_blocks = 0;
     MemoryEstimate e = estimate_memory(m, w, p);
@@ -333,6 +336,7 @@ PlanResult make_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, 
     small.dit = Placement::kStreamed;
     small.vae_tile = o.tiles.back();
     small.vae_overlap = overlap_for(small.vae_tile, o.overlap);
+    small.vae_reuse_buffers = false;
     const double vae_need = estimate_memory(m, w, small).stage(Stage::kVaeDecode)->device_bytes;
     if (vae_need > o.vae_budget_gib * kGiB)
       throw Error(ErrorCode::kOutOfMemory, "no VAE decode of " + w.str() + " fits --vae-budget " + num(o.vae_budget_gib) +
@@ -390,6 +394,14 @@ std::optional<Backoff> backoff(const Plan& p, Stage failed, const ModelSpec& m) 
       b.plan.dit = Placement::kStreamed;
       b.plan.dit_resident_blocks = layers;
       b.change = "DiT resident -> on the device during denoising only";
+      return true;
+    }
+    return false;
+  };
+  auto reuse_off = [&]() -> bool {  // the CUDA VAE's buffer pool back to plain allocation
+    if (p.vae_reuse_buffers) {
+      b.plan.vae_reuse_buffers = false;
+      b.change = "VAE buffer reuse on -> off";
       return true;
     }
     return false;
@@ -465,7 +477,7 @@ std::optional<Backoff> backoff(const Plan& p, Stage failed, const ModelSpec& m) 
       break;
     case Stage::kVaeDecode:
     case Stage::kImageEncode:
-      if (text_off() || dit_off() || smaller_tile()) return b;
+      if (text_off() || dit_off() || reuse_off() || smaller_tile()) return b;
       break;
     case Stage::kTextEncode:
       if (dit_off() || vae_off() || text_off() || text_cpu()) return b;
