@@ -24,13 +24,13 @@ struct KnownGpu {
 
 // Achieved throughputs. H200: measured on this project's card (docs/perf/NOTES.md: autotuned GEMMs
 // 724-804 TFLOP/s at the DiT's shapes, ~800 effective in the forward without attention; cuDNN
-// attention ~560 inside the DiT; copy 4.26 TB/s; pinned H2D 55.4 GB/s); its conv number matches the
-// official bf16 VAE decode (6.21 s for ~2 PFLOP), fp8 is an estimate; every other row is an estimate from the datasheet
+// attention ~560 inside the DiT; copy 4.26 TB/s; pinned H2D 55.4 GB/s; fp8 GEMMs with the scale
+// epilogue ~1000; the CUDA VAE decode's convolutions ~600 (2011 TFLOP in 3.07 s)); every other row is an estimate from the datasheet
 // peaks (dense, fp32 accumulate) times the efficiency seen on the H200 (GEMM ~0.76, attention
 // ~0.57, conv ~0.3, copy ~0.9), to be replaced by measurements.
 const KnownGpu kKnown[] = {
-    {"H200", 143771, 9, 0, 132, 55, 780, 1300, 560, 300, 4260,
-     "measured on an H200 (docs/perf/NOTES.md; fp8 and conv estimated)"},
+    {"H200", 143771, 9, 0, 132, 55, 780, 1000, 560, 600, 4260,
+     "measured on an H200 (docs/perf/NOTES.md: fp8 GEMMs ~1000, VAE decode convs ~600 TFLOP/s)"},
     {"H100", 81559, 9, 0, 132, 50, 650, 1150, 480, 260, 3000, "table (datasheet x H200 efficiency)"},
     {"A100", 81920, 8, 0, 108, 24, 240, 0, 180, 95, 1750, "table (datasheet x H200 efficiency)"},
     {"L40S", 46068, 8, 9, 142, 24, 260, 480, 190, 100, 780, "table (datasheet x H200 efficiency)"},

@@ -164,7 +164,7 @@ struct CudaEngine::Impl {
     }
     if (vae_stage) {
       vae->restore(st());
-      vae->set_reuse_buffers(opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0));
+      vae->set_reuse_buffers(plan.vae_reuse_buffers);
     }
     allocator()->empty_cache();  // what left the device goes back to it
   }
@@ -460,7 +460,7 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
     VaeCudaOptions vo;
     if (opts.vae_f32) vo.dtype = DType::kF32;
     vo.decode_chunk = std::max(1, opts.plan.vae_chunk);
-    vo.reuse_buffers = opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0);
+    vo.reuse_buffers = opts.plan.vae_reuse_buffers;
     im->vae = VaeCuda::open(p.vae, p.vae_config, vo, st);
     if (opts.plan.vae == plan::Placement::kOffloaded) {
       im->vae->offload(st);
@@ -533,7 +533,7 @@ std::unique_ptr<CudaEngine> CudaEngine::random(const RandomEngineSpec& spec, con
   VaeCudaOptions vo;
   if (opts.vae_f32) vo.dtype = DType::kF32;
   vo.decode_chunk = std::max(1, opts.plan.vae_chunk);
-  vo.reuse_buffers = opts.vae_reuse_buffers.value_or(opts.vram_budget_bytes <= 0);
+  vo.reuse_buffers = opts.plan.vae_reuse_buffers;
   im->vae = VaeCuda::random(spec.vae, spec.seed + 3, vo, st);
   if (opts.plan.vae == plan::Placement::kOffloaded) im->vae->offload(st);
   WAN22_CUDA_CHECK(cudaStreamSynchronize(st));

@@ -45,12 +45,10 @@ struct CudaEngineOptions {
   //  - plan.text kResident (on the device), kStreamed (layer by layer from pinned host memory, the
   //    token embedding looked up on the host) or kCpu (the CPU encoder; needs a checkpoint).
   //  - plan.vae kResident or kOffloaded (pinned host memory outside its stages); vae_tile /
-  //    vae_overlap in video pixels (0: untiled); vae_chunk latent frames per causal chunk.
+  //    vae_overlap in video pixels (0: untiled); vae_chunk latent frames per causal chunk;
+  //    vae_reuse_buffers: the VAE keeps freed buffers for reuse within a call (faster, more memory).
   // The default plan keeps everything resident, CFG per kAuto, the VAE untiled: the fastest.
   plan::Plan plan;
-  // The VAE keeps freed buffers for reuse within a call (faster, more memory); default: on unless a
-  // budget is set.
-  std::optional<bool> vae_reuse_buffers;
   // Device memory budget (bytes) for everything this process holds on the GPU: the caching
   // allocator is capped at the budget minus what is outside it (CUDA context, library handles and
   // workspaces, measured when the engine starts). 0: no budget.
