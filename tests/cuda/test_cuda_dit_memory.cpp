@@ -21,6 +21,7 @@
 #include "backends/cuda/device.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/dit_int8.h"
+#include "backends/cuda/kernels.h"
 #include "cuda_test_util.h"
 #include "dit_test_reference.h"
 
@@ -41,6 +42,60 @@ Tensor run_forward(cuda::DitCuda& dit, const cuda::DitInputs& in) {
 }  // namespace
 
 // ---------------- activation chunking ----------------
+
+// The segment kernels: a call on rows [r0, r1) with row_offset r0 gives the bits of the whole
+// call's rows (per-token modulation rows, RoPE positions, two batch items).
+TEST(CudaDitMemory, RowOffsetsGiveTheWholeCallsRows) {
+  REQUIRE_GPU();
+  const int64_t B = 2, gf = 3, gh = 2, gw = 4, L = gf * gh * gw, D = 256, hd = 64, rows = B * L;
+  Tensor x = random_tensor({rows, D}, 960, -2.0f, 2.0f);
+  Tensor mod = random_tensor({2, 2, D}, 961, -0.5f, 0.5f);  // [row class, shift|scale, D]
+  Tensor xq = bf16_round(random_tensor({rows, D}, 962, -1.0f, 1.0f));
+  Tensor nw = random_tensor({D}, 963, 0.5f, 1.5f);
+  Tensor dx = to_dev(x, DType::kF32), dmod = to_dev(mod, DType::kF32),
+         dxq = to_dev(xq, DType::kBF16);
+  Tensor dnw = to_dev(nw, DType::kF32);
+  const int64_t nrope = cuda::rope_table_size(gf, gh, gw, static_cast<int>(hd));
+  std::vector<float2> host_rope(static_cast<size_t>(nrope));
+  cuda::rope_table_fill(host_rope.data(), gf, gh, gw, static_cast<int>(hd));
+  Tensor rope_t = Tensor::empty({2 * nrope}, DType::kF32, Device::cuda(0));
+  ASSERT_EQ(cudaMemcpy(rope_t.raw_data(), host_rope.data(), host_rope.size() * sizeof(float2),
+                       cudaMemcpyHostToDevice),
+            cudaSuccess);
+  cuda::RopeTable rope{reinterpret_cast<const float2*>(rope_t.raw_data()), gf, gh, gw,
+                       static_cast<int>(hd)};
+  const float* m = f32p(dmod);
+  // class a (row 1: frame-0 tokens) for the first gh * gw tokens of each item
+  auto tv = [&](int c, int64_t off) {
+    return cuda::TokenVec{m + (2 + c) * D, m + c * D, gh * gw, L, off};
+  };
+  Tensor ln_whole = Tensor::empty({rows, D}, DType::kBF16, Device::cuda(0));
+  Tensor ln_seg = Tensor::empty({rows, D}, DType::kBF16, Device::cuda(0));
+  Tensor rr_whole = Tensor::empty({rows, D}, DType::kBF16, Device::cuda(0));
+  Tensor rr_seg = Tensor::empty({rows, D}, DType::kBF16, Device::cuda(0));
+  cuda::layernorm_modulate(f32p(dx), bf(ln_whole), rows, D, 1e-6f, nullptr, nullptr, tv(0, 0),
+                           tv(1, 0), nullptr);
+  cuda::rmsnorm_rope(bf(dxq), D, bf(rr_whole), D, rows, D, f32p(dnw), 1e-6f, rope, L, nullptr);
+  // segments of 10 rows: edges inside the frame-0 block, across the two items
+  for (int64_t r0 = 0; r0 < rows; r0 += 10) {
+    const int64_t n = std::min<int64_t>(10, rows - r0);
+    cuda::layernorm_modulate(f32p(dx) + r0 * D, bf(ln_seg) + r0 * D, n, D, 1e-6f, nullptr, nullptr,
+                             tv(0, r0), tv(1, r0), nullptr);
+    cuda::RopeTable ro = rope;
+    ro.row_offset = r0;
+    cuda::rmsnorm_rope(bf(dxq) + r0 * D, D, bf(rr_seg) + r0 * D, D, n, D, f32p(dnw), 1e-6f, ro, L,
+                       nullptr);
+  }
+  const Tensor lw = to_host(ln_whole), ls = to_host(ln_seg), rw = to_host(rr_whole),
+               rs = to_host(rr_seg);
+  EXPECT_EQ(max_abs_diff(ls, lw), 0.0);
+  EXPECT_EQ(max_abs_diff(rs, rw), 0.0);
+  // without the offsets the segments would be wrong (the test can fail)
+  cuda::RopeTable r10 = rope;  // rows 10.. as if they were tokens 0..
+  cuda::rmsnorm_rope(bf(dxq) + 10 * D, D, bf(rr_seg) + 10 * D, D, 10, D, f32p(dnw), 1e-6f, r10, L,
+                     nullptr);
+  EXPECT_GT(max_abs_diff(to_host(rr_seg), rw), 1e-2);
+}
 
 TEST(CudaDitMemory, SegmentsMatchTheWholeForward) {
   REQUIRE_GPU();
