@@ -116,10 +116,11 @@ struct CudaEngine::Impl {
     switch (plan.dit_format) {
       case plan::WeightFormat::kFP8: return WeightFormat::kFP8;
       case plan::WeightFormat::kBF16: return WeightFormat::kBF16;
+      case plan::WeightFormat::kInt8: return WeightFormat::kInt8;
       default:
         throw Error(ErrorCode::kUnsupported, std::string("CUDA engine: DiT weights in ") +
                                                  plan::format_name(plan.dit_format) +
-                                                 " are not supported (bf16 or fp8)");
+                                                 " are not supported (bf16, fp8 or int8)");
     }
   }
   int dit_blocks_for_denoise() const {
@@ -253,7 +254,14 @@ struct CudaEngine::Impl {
     u.stage = stage;
     u.alloc_peak_bytes = static_cast<double>(cs.peak_bytes);
     u.reserved_peak_bytes = static_cast<double>(cs.peak_reserved_bytes);
-    u.outside_bytes = outside;
+    // What lies outside the allocator now (context, handles, the workspaces the stage created):
+    // measured, not the reserve the budget keeps for it.
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+      u.outside_bytes = std::max(0.0, static_cast<double>(total_b - free_b) - static_cast<double>(cs.reserved_bytes));
+    } else {
+      u.outside_bytes = outside;
+    }
     u.plan = plan.str();
     for (auto& x : use) {
       if (x.stage == stage) {

@@ -87,7 +87,8 @@ struct StageMemoryUse {
   plan::Stage stage = plan::Stage::kDenoise;
   double alloc_peak_bytes = 0;     // caching allocator: high-water of the bytes handed out
   double reserved_peak_bytes = 0;  // caching allocator: high-water of the bytes held from the device
-  double outside_bytes = 0;        // device memory outside the allocator (context, handles, workspaces)
+  double outside_bytes = 0;        // device memory outside the allocator at the stage's end (context,
+                                   // handles, workspaces; cudaMemGetInfo's used bytes - reserved)
   double device_peak_bytes() const { return reserved_peak_bytes + outside_bytes; }
   std::string plan;                // the plan it ran with (after any backoff)
 };
