@@ -4,7 +4,7 @@
 // the attention kernels, GEMMs and norm kernels alone. Prints medians of >= 3 timed runs after
 // warm-up, TFLOP/s and the caching allocator's peak; writes JSON (default dit_cuda_bench.json).
 //   wan22_dit_cuda_bench [out.json] [--revision REV] [--reps N] [--quick] [--skip-micro]
-//                        [--modes cfg,stream,fp8,fp8stream]   (default: all)
+//                        [--modes cfg,stream,memopts,fp8,fp8stream,int8]   (default: all)
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -456,6 +456,35 @@ int main(int argc, char** argv) {
         sj["resident_again_720p_121f_s"] = again;
         metrics["weight_streaming"] = sj;
       }
+
+      if (want("memopts")) {
+        // The memory options of issue 6 on the resident bf16 DiT at 720p: token segments
+        // (checkpoint_segments), heads per attention call, segments with every block streamed.
+        json mj;
+        Work w = work(s720);
+        auto one = [&](const char* label, int segments, int slice) {
+          dit.set_segments(segments);
+          dit.set_attention_slice(slice);
+          Tensor out;
+          reset_peak();
+          const double s = time_median([&] { dit.forward(w.in, out, st); }, 1, reps, st);
+          const double peak = alloc_peak();
+          const double rel = resident_s[s720.name] > 0 ? 100.0 * (s / resident_s[s720.name] - 1.0) : 0.0;
+          std::printf("%s 720p_121f: %.3f s (%+.1f%% vs resident whole), allocator peak %.2f GiB\n", label, s, rel, peak);
+          mj[label] = {{"s", s}, {"peak_gib", peak}, {"overhead_pct", rel}, {"segments", segments},
+                       {"attention_slice", slice}, {"resident_blocks", dit.resident_blocks()}};
+        };
+        for (int n : {2, 4, 8}) one(("segments_" + std::to_string(n)).c_str(), n, 0);
+        one("attention_slice_4", 1, 4);
+        one("attention_slice_1", 1, 1);
+        dit.set_resident_blocks(0, st);
+        one("streamed_segments_1", 1, 0);
+        one("streamed_segments_4", 4, 0);
+        dit.set_resident_blocks(-1, st);
+        dit.set_segments(1);
+        dit.set_attention_slice(0);
+        metrics["memory_options"] = mj;
+      }
     }
 
     if (want("fp8")) {
@@ -545,6 +574,28 @@ int main(int argc, char** argv) {
         fj["streamed_720p_121f"] = {{"s", s}, {"peak_gib", peak}, {"resident_s", fj[s720.name]["s"]}};
       }
       metrics["fp8"] = fj;
+    }
+
+    if (want("int8")) {
+      // int8 weight-only block matrices (dequantised to bf16 before each GEMM), 720p, vs bf16
+      cuda::DitCuda q(cfg);
+      q.init_random(1234, st, cuda::WeightFormat::kInt8);
+      q.use_cudnn_attention(true);
+      Work w = work(s720);
+      Tensor out;
+      reset_peak();
+      const double s = time_median([&] { q.forward(w.in, out, st); }, 1, reps, st);
+      const double peak = alloc_peak();
+      json j = {{"s", s}, {"peak_gib", peak}, {"weights_gib", gib(q.device_weight_bytes())}};
+      std::string cs_txt;
+      if (!out720_bf16.empty()) {
+        const double cs = cosine(host_copy(out), out720_bf16);
+        j["cosine_vs_bf16"] = cs;
+        cs_txt = ", cosine vs bf16 " + std::to_string(cs);
+      }
+      std::printf("int8 DiT forward 720p_121f: %.3f s, allocator peak %.2f GiB, weights %.2f GiB%s\n", s, peak,
+                  gib(q.device_weight_bytes()), cs_txt.c_str());
+      metrics["int8"] = j;
     }
 
     char date[32];

@@ -383,8 +383,8 @@ void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   const bool hwm_reset = bench::reset_peak_rss();
   run.metrics = run_gpu_bench(o, &mi);
   {  // the memory model's prediction of each measured peak (checked in the report)
+    // The budgeted generations carry their own predictions (run_bench); the rest ran unconstrained.
     bench::PeakPredictionOptions po;
-    po.vram_budget_gib = a.vram_budget;
     const std::vector<bench::Metric> predicted = bench::predicted_peaks(run.metrics, po);
     run.metrics.insert(run.metrics.end(), predicted.begin(), predicted.end());
   }

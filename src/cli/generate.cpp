@@ -243,12 +243,13 @@ plan::Plan cuda_plan(const config::Settings& settings, const pipeline::Checkpoin
     so.use_hwloc = false;
     const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
     plan::PlannerOptions po = plan::planner_options(settings);
-    const double outside = cuda::device_bytes_outside_allocator();
-    if (po.budget_gib > 0) po.budget_gib = std::max(0.25, po.budget_gib - outside / plan::kGiB);
+    // The memory model counts the library workspaces; the CUDA context comes off the budget here.
+    const double context = std::max(0.0, cuda::device_bytes_outside_allocator() - 384.0 * 1024 * 1024);
+    if (po.budget_gib > 0) po.budget_gib = std::max(0.25, po.budget_gib - context / plan::kGiB);
     const plan::PlanResult r = plan::make_plan(m, w, hw, po);  // kOutOfMemory names the smallest budget
     p = r.plan;
     *line = "memory plan for " + r.device + " (" + r.budget_source + "): " + p.str() + "; predicted peak " +
-            plan::gib_str(r.memory.peak_device + outside) + " with the CUDA context";
+            plan::gib_str(r.memory.peak_device + context) + " with the CUDA context";
   }
   if (te_device == "cpu") p.text = plan::Placement::kCpu;
   return p;

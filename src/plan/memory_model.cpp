@@ -465,7 +465,8 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
   const bool gpu = p.on_gpu;
   const bool i2v = w.image_to_video || m.needs_image;
   const int prompts = w.cfg() ? 2 : 1;
-  const int batch = (w.cfg() && p.cfg_batch) ? 2 : 1;
+  const bool batched = w.cfg() && p.cfg_batch && (!p.on_gpu || g.tokens <= kCfgBatchMaxTokens);
+  const int batch = batched ? 2 : 1;
   const double act = gpu ? 2.0 : 4.0;  // VAE activation element (bf16 on the GPU, f32 on the CPU)
 
   const ComponentWeights dit = dit_weights(m.dit, gpu ? p.dit_format : WeightFormat::kBF16);

@@ -34,13 +34,18 @@ struct Workload {
   bool cfg() const { return guidance != 1.0; }
 };
 
+// The CUDA DiT batches the CFG pair (Plan::cfg_batch) only up to this many tokens per branch
+// (DitCuda's kAuto: measured faster there, slower above); above it the branches run one after the other.
+constexpr long long kCfgBatchMaxTokens = 8192;
+
 struct Plan {
   bool on_gpu = true;                       // false: everything on the CPU (budget = RAM)
   // ---- DiT ----
   Placement dit = Placement::kResident;     // kResident or kStreamed (kCpu when !on_gpu)
   int dit_resident_blocks = 0;              // kStreamed: blocks of each expert kept on the device
   WeightFormat dit_format = WeightFormat::kBF16;
-  bool cfg_batch = true;                    // the two CFG branches as one batch of 2 (else one after the other)
+  bool cfg_batch = true;                    // the two CFG branches as one batch of 2 where that pays
+                                            // (<= kCfgBatchMaxTokens on the GPU), else one after the other
   int checkpoint_segments = 1;              // token segments of each block's attention and FFN (1 = none)
   int attention_slice = 0;                  // heads per attention call (0 = all)
   // ---- text encoder (UMT5) ----

@@ -143,8 +143,12 @@ void explain(PlanResult& r, const Hardware& hw) {
                 " (per-output-channel scales); the quality check against bf16 (ti2v_5b_quantization.quality_threshold) "
                 "decides at run time");
   if (r.workload.cfg())
-    n.push_back(p.cfg_batch ? "CFG: both branches as one batch of 2 (one pass over the weights per step)"
-                            : "CFG: the two branches one after the other (half the activation memory)");
+    n.push_back(!p.cfg_batch ? "CFG: the two branches one after the other (half the activation memory)"
+                : p.on_gpu && plan::latent_grid(r.model, r.workload.width, r.workload.height, r.workload.frames).tokens >
+                                  kCfgBatchMaxTokens
+                    ? "CFG: the two branches one after the other (above " + std::to_string(kCfgBatchMaxTokens) +
+                          " tokens a batch of 2 is no faster on the GPU)"
+                    : "CFG: both branches as one batch of 2 (one pass over the weights per step)");
   if (p.checkpoint_segments > 1)
     n.push_back("attention queries and FFN run over " + std::to_string(p.checkpoint_segments) +
                 " token segments (activation chunking)");

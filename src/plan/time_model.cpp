@@ -133,8 +133,9 @@ TimeEstimate estimate_time(const ModelSpec& m, const Workload& w, const Plan& p,
   const bool gpu = p.on_gpu && hw.gpu.has_value();
   const bool i2v = w.image_to_video || m.needs_image;
   const int prompts = w.cfg() ? 2 : 1;
-  const int batch = (w.cfg() && p.cfg_batch) ? 2 : 1;
-  est.forwards_per_step = w.cfg() && !p.cfg_batch ? 2 : 1;
+  const bool batched = w.cfg() && p.cfg_batch && (!p.on_gpu || g.tokens <= kCfgBatchMaxTokens);
+  const int batch = batched ? 2 : 1;
+  est.forwards_per_step = w.cfg() && !batched ? 2 : 1;
   const CpuSpec& cpu = hw.cpu;
   const double pcie = gpu ? hw.gpu->pcie_gbs * 1e9 : 1;
 

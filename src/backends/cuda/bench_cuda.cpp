@@ -437,8 +437,18 @@ bool wanted(const std::vector<T>& list, const T& x) {
 // The planner's plan for one workload under opts.vram_budget_gib (the TI2V-5B sizes, this GPU).
 struct PlannedRun {
   plan::Plan plan;
-  double predicted_peak = 0;  // bytes, with what lies outside the allocator
+  plan::MemoryEstimate memory;  // the memory model's stages (allocator + workspaces + margin)
+  double context = 0;           // device bytes outside the allocator before the engine (CUDA context)
+  double predicted_peak = 0;    // bytes: the largest stage + the context
+  double stage_peak(plan::Stage s) const {
+    const plan::StageMemory* m = memory.stage(s);
+    return m ? m->device_bytes + context : 0.0;
+  }
 };
+
+// The reserve device_bytes_outside_allocator() adds for the library workspaces (the memory model
+// counts the workspaces itself).
+constexpr double kWorkspaceReserve = 384.0 * 1024 * 1024;
 
 PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int64_t frames) {
   const plan::ModelSpec m = opts.random_weights || opts.model_dir.empty() ? plan::model_preset("ti2v-5b")
@@ -453,11 +463,13 @@ PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int
   perf::SysinfoOptions so;
   so.use_hwloc = false;
   const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
-  const double outside = device_bytes_outside_allocator();
+  // The memory model counts the library workspaces itself: the planner gets the budget minus the
+  // CUDA context (the engine caps its allocator at the budget minus context and a workspace reserve).
+  const double context = std::max(0.0, device_bytes_outside_allocator() - kWorkspaceReserve);
   plan::PlannerOptions po;
-  po.budget_gib = (opts.vram_budget_gib * plan::kGiB - outside) / plan::kGiB;
+  po.budget_gib = (opts.vram_budget_gib * plan::kGiB - context) / plan::kGiB;
   const double vae_cap = opts.vae_budget_gib > 0 ? opts.vae_budget_gib : opts.vram_budget_gib / 2;
-  po.vae_budget_gib = std::max(0.25, (vae_cap * plan::kGiB - outside) / plan::kGiB);
+  po.vae_budget_gib = std::max(0.25, (vae_cap * plan::kGiB - context) / plan::kGiB);
   po.allow_quantization = false;
   PlannedRun r;
   if (opts.dit_fp8) {
@@ -471,7 +483,9 @@ PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int
     pr = plan::evaluate_plan(m, w, hw, p, po);
   }
   r.plan = pr.plan;
-  r.predicted_peak = pr.memory.peak_device + outside;
+  r.memory = pr.memory;
+  r.context = context;
+  r.predicted_peak = pr.memory.peak_device + r.context;
   return r;
 }
 
@@ -587,9 +601,22 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
       const std::string tag = (opts.dit_fp8 ? "fp8_" : "") + w.name + "_" + variant +
                               (opts.generate_steps == 50 ? std::string()
                                                          : "_" + std::to_string(opts.generate_steps) + "steps");
-      r.metrics.push_back(value_metric("generate_" + tag + "_predicted_peak_gib", pr.predicted_peak / plan::kGiB,
-                                       "GiB", bench::Better::kLower,
-                                       "the planner's prediction for this plan (memory model + CUDA context)"));
+      // The memory model's prediction of each measured peak (bench reports pair predicted_<name> with <name>).
+      const std::string pnote = "the planner's memory model for this plan: the stage's allocator bytes, workspaces "
+                                "and fragmentation margin + the CUDA context measured before the engine (" +
+                                plan::gib_str(pr.context) + ")";
+      for (const StageMemoryUse& u : eng.memory_use()) {
+        const std::string stage = plan::stage_name(u.stage);
+        r.metrics.push_back(value_metric("predicted_generate_" + tag + "_" + stage + "_peak_gib",
+                                         pr.stage_peak(u.stage) / plan::kGiB, "GiB", bench::Better::kLower, pnote));
+        if (u.stage == plan::Stage::kVaeDecode) {
+          r.metrics.push_back(value_metric("predicted_vae_decode_" + std::string(opts.dit_fp8 ? "fp8_" : "") + w.name +
+                                               "_budget_peak_gib",
+                                           pr.stage_peak(u.stage) / plan::kGiB, "GiB", bench::Better::kLower, pnote));
+        }
+      }
+      r.metrics.push_back(value_metric("predicted_generate_" + tag + "_peak_gib", pr.predicted_peak / plan::kGiB, "GiB",
+                                       bench::Better::kLower, pnote));
       // The slowdown against the unconstrained generation of this run, where it ran.
       const std::string free_name = "generate_" + std::string(opts.dit_fp8 ? "fp8_" : "") + w.name + "_" +
                                     std::to_string(opts.generate_steps) + "steps_s";

@@ -163,8 +163,10 @@ struct CudaEngine::Impl {
       dit->set_segments(std::max(1, plan.checkpoint_segments));
       dit->set_attention_slice(std::max(0, plan.attention_slice));
     }
+    // Under a budget the VAE encoder (image-to-video only) waits in pinned host memory.
+    if (opts.vram_budget_bytes > 0 && stage != plan::Stage::kImageEncode) vae->offload_encoder(st());
     if (vae_stage) {
-      vae->restore(st());
+      if (stage == plan::Stage::kImageEncode || plan.vae == plan::Placement::kOffloaded) vae->restore(st());
       vae->set_reuse_buffers(plan.vae_reuse_buffers);
     }
     allocator()->empty_cache();  // what left the device goes back to it

@@ -72,7 +72,8 @@ struct VaeCuda::Impl {
   double attn_flops = 0.0;           // GEMMs of the attention blocks, last call
   double conv_flops = 0.0;           // convolutions, last call
   bool offloaded = false;            // weights in pinned host memory (VaeCuda::offload)
-  void move_weights(bool to_host, cudaStream_t stream);
+  bool encoder_offloaded = false;    // the encoder's weights in pinned host memory
+  void move_weights(bool to_host, cudaStream_t stream, bool encoder_only = false);
 
   Impl(const VaeConfig& c, const VaeCudaOptions& o, const io::WeightStore* ws, uint64_t seed,
        cudaStream_t st)
@@ -648,7 +649,7 @@ Tensor pinned_copy(const Tensor& t) {
 
 }  // namespace
 
-void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream) {
+void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream, bool encoder_only) {
   WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
   auto move = [&](Tensor& t) {
     if (!t.defined() || t.numel() == 0) return;
@@ -671,6 +672,10 @@ void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream) {
     each_conv(enc.head, move);
     each_conv(enc.quant_mu, move);
   }
+  if (encoder_only) {
+    encoder_offloaded = to_host;
+    return;
+  }
   if (has_dec) {
     each_conv(dec.post_quant, move);
     each_conv(dec.conv1, move);
@@ -684,6 +689,7 @@ void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream) {
   move(mean);
   move(inv_std);
   offloaded = to_host;
+  encoder_offloaded = to_host;
 }
 
 void VaeCuda::offload(cudaStream_t stream) {
@@ -691,8 +697,13 @@ void VaeCuda::offload(cudaStream_t stream) {
   impl_->move_weights(true, stream);
 }
 void VaeCuda::restore(cudaStream_t stream) {
-  if (impl_->host || !impl_->offloaded) return;
-  impl_->move_weights(false, stream);
+  if (impl_->host) return;
+  if (impl_->offloaded) impl_->move_weights(false, stream);
+  if (impl_->encoder_offloaded) impl_->move_weights(false, stream, /*encoder_only=*/true);
+}
+void VaeCuda::offload_encoder(cudaStream_t stream) {
+  if (impl_->host || impl_->offloaded || impl_->encoder_offloaded || !impl_->has_enc) return;
+  impl_->move_weights(true, stream, /*encoder_only=*/true);
 }
 bool VaeCuda::offloaded() const { return impl_->offloaded; }
 void VaeCuda::set_reuse_buffers(bool on) {
@@ -764,7 +775,7 @@ Tensor VaeCuda::decode(const Tensor& latent, cudaStream_t stream) {
 
 Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream) {
   Impl& m = *impl_;
-  restore(stream);
+  if (m.offloaded && !m.host) m.move_weights(false, stream);  // the encoder may stay offloaded
   const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
   if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
   Tensor result = [&]() -> Tensor {

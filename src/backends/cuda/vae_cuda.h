@@ -111,6 +111,9 @@ class VaeCuda {
   void offload(cudaStream_t stream);
   void restore(cudaStream_t stream);
   bool offloaded() const;
+  // Only the encoder's weights to pinned host memory (text-to-video never encodes; encode restores
+  // them, decode leaves them where they are).
+  void offload_encoder(cudaStream_t stream);
   // VaeCudaOptions::reuse_buffers after construction (the planner turns it off under a budget).
   void set_reuse_buffers(bool on);
 
