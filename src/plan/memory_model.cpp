@@ -500,6 +500,8 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
   // ---- text encoding ----
   {
     StageMemory st = stage(Stage::kTextEncode);
+    if (gpu && p.dit == Placement::kStreamed)
+      add(st, "DiT embeddings/head (stay on the device)", experts * dit.other_bytes, "", true);
     if (gpu && p.text == Placement::kStreamed) {
       add(st, "text encoder: 2 layer buffers (streamed)", 2 * t5.block_bytes,
           "2 x " + gib_str(t5.block_bytes) + " (token embedding looked up on the host)", true);
@@ -560,6 +562,8 @@ MemoryEstimate estimate_memory(const ModelSpec& m, const Workload& w, const Plan
   // ---- VAE decode ----
   {
     StageMemory st = stage(Stage::kVaeDecode);
+    if (gpu && p.dit == Placement::kStreamed)
+      add(st, "DiT embeddings/head (stay on the device)", experts * dit.other_bytes, "", true);
     if (gpu && p.vae == Placement::kOffloaded) add(st, "VAE decoder weights (offloaded, copied in)", vdec.total_bytes, "", true);
     const int chunk = std::max(1, p.vae_chunk);
     if (gpu) {
@@ -655,8 +659,16 @@ std::vector<MemTerm> vae_cuda_decode_terms(const ModelSpec& m, const Workload& w
   if (d.pooled_bytes > 0)
     t.push_back({"VAE buffer pool (reuse on)", d.pooled_bytes,
                  "freed buffers the pool keeps for reuse (sizes within 25%, dropped after 2 idle chunks)"});
-  t.push_back({"decoded video (f32, on the device)", C * VF * VH * VW * 4, "C*frames*H*W*4"});
-  if (tiled) t.push_back({"tile blend weights (f32)", VH * VW * 4, "H*W*4"});
+  if (tiled && p.vae_tiles_to_host) {
+    // Tiled: each tile's video (every frame) is decoded on the device, copied to the host and
+    // blended there (VaeCuda::decode_tiled_to_host); the whole video never sits on the device.
+    t.push_back({"decoded tile video (f32, on the device)",
+                 C * VF * static_cast<double>(th * s) * static_cast<double>(tw * s) * 4, "C*frames*th*tw*4"});
+    t.push_back({"tile blend weights (f32)", VH * VW * 4, "H*W*4"});
+  } else {
+    t.push_back({"decoded video (f32, on the device)", C * VF * VH * VW * 4, "C*frames*H*W*4"});
+    if (tiled) t.push_back({"tile blend weights (f32)", VH * VW * 4, "H*W*4"});
+  }
   return t;
 }
 

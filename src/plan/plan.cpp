@@ -58,7 +58,8 @@ bool Plan::operator==(const Plan& o) const {
          dit_format == o.dit_format && cfg_batch == o.cfg_batch && checkpoint_segments == o.checkpoint_segments &&
          attention_slice == o.attention_slice && text == o.text && text_format == o.text_format && vae == o.vae &&
          vae_format == o.vae_format && vae_tile == o.vae_tile && vae_overlap == o.vae_overlap &&
-         vae_chunk == o.vae_chunk && vae_reuse_buffers == o.vae_reuse_buffers;
+         vae_chunk == o.vae_chunk && vae_reuse_buffers == o.vae_reuse_buffers &&
+         vae_tiles_to_host == o.vae_tiles_to_host;
 }
 
 std::string Plan::str() const {

@@ -61,6 +61,10 @@ struct Plan {
   // faster, but it holds several levels' working sets at once (720p untiled: 11.4 vs 7.0 GiB
   // measured). The planner turns it off when a budget is given.
   bool vae_reuse_buffers = true;
+  // Tiled decoding blends the tiles on the host (each tile's video copied out), so the whole f32
+  // video never sits on the device (the CUDA engine's tiled decode); false: blended on the device
+  // (VaeCuda::decode_tiled, as the VAE benchmark runs it).
+  bool vae_tiles_to_host = true;
   // ---- allocator ----
   double fragmentation_margin = 0.05;       // extra fraction of the activation bytes kept free for fragmentation
 

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <cuda_runtime.h>
+
 #include "backends/cuda/device.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/pipeline_cuda.h"
@@ -78,11 +80,10 @@ TEST(CudaEnginePlan, BudgetBacksOff) {
   cuda::allocator()->empty_cache();
   // A cap on the allocator under the resident plan's largest stage (bytes handed out: the fixture's
   // models are tiny, so the reserved figure is the allocator's segment granularity).
-  const double outside = cuda::device_bytes_outside_allocator();
   const double need = std::max(a.denoise_alloc_peak, a.decode_alloc_peak);
   ASSERT_GT(need, 0.0);
   cuda::CudaEngineOptions o;
-  o.vram_budget_bytes = outside + 0.8 * need;
+  o.allocator_cap_bytes = 0.8 * need;
   std::cout << "[budget] cap on the allocator " << plan::gib_str(0.8 * need) << " (the resident plan needs "
             << plan::gib_str(need) << ")\n";
   // Either the backoff finds a plan that fits and the case passes within the golden tolerances, or
@@ -129,4 +130,32 @@ TEST(CudaEnginePlan, VaeOffloadRestoreKeepsOutput) {
   EXPECT_FALSE(vae.offloaded());
   ASSERT_EQ(v1.numel(), v2.numel());
   EXPECT_EQ(std::memcmp(v1.raw_data(), v2.raw_data(), v1.nbytes()), 0) << "decode after offload/restore differs";
+}
+
+TEST(CudaEnginePlan, TiledDecodeToHostMatchesDeviceBlend) {
+  REQUIRE_GPU();
+  auto engine = cuda::CudaEngine::load(test::golden_pipeline_paths(), {});
+  cuda::VaeCuda& vae = engine->vae();
+  const auto fx = io::WeightStore::open(test::golden_dir() + "/pipeline_t2v.safetensors");
+  const int steps = test::pipeline_manifest()["cases"]["pipeline_t2v"]["steps"].get<int>();
+  const Tensor lat = fx.get_f32("latent_" + std::to_string(steps - 1));
+  const int64_t h = lat.dim(lat.ndim() - 2), w = lat.dim(lat.ndim() - 1);
+  ASSERT_GE(std::min(h, w), 2) << "the fixture's latent is too small to tile";
+  cuda::TileOptions to;
+  to.tile = std::max<int64_t>(1, std::min(h, w) / 2);
+  to.overlap = to.tile / 4;
+  const Tensor dev = vae.decode_tiled(lat, to, engine->stream());
+  Tensor on_device = Tensor::empty(dev.shape(), DType::kF32, Device::cpu());
+  ASSERT_EQ(cudaStreamSynchronize(engine->stream()), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(on_device.raw_data(), dev.raw_data(), dev.nbytes(), cudaMemcpyDeviceToHost), cudaSuccess);
+  const Tensor on_host = vae.decode_tiled_to_host(lat, to, engine->stream());
+  ASSERT_EQ(on_device.shape(), on_host.shape());
+  EXPECT_EQ(std::memcmp(on_device.raw_data(), on_host.raw_data(), on_host.nbytes()), 0)
+      << "host-blended tiles differ from the device blend";
+  const Tensor clamped = vae.decode_tiled_to_host(lat, to, engine->stream(), /*clamp=*/true);
+  const float* a = on_host.data<float>();
+  const float* c = clamped.data<float>();
+  for (int64_t i = 0; i < on_host.numel(); ++i) {
+    ASSERT_EQ(c[i], std::min(1.0f, std::max(-1.0f, a[i]))) << "clamp at " << i;
+  }
 }

@@ -75,6 +75,7 @@ Plan fp8() {
 double vae_decode_alone_gib(const Workload& w, bool reuse, int tile_px = 0, int overlap_px = 0, int chunk = 1) {
   Plan p;
   p.vae_reuse_buffers = reuse;
+  p.vae_tiles_to_host = false;  // the VAE benchmark blends its tiles on the device (decode_tiled)
   p.vae_tile = tile_px;
   p.vae_overlap = overlap_px;
   p.vae_chunk = chunk;

@@ -131,6 +131,10 @@ struct CudaEngine::Impl {
   // up (context, cuBLAS/cuDNN handles; workspaces come with the first calls and are bounded).
   void measure_outside() { outside = device_bytes_outside_allocator(); }
   void apply_budget() {
+    if (opts.allocator_cap_bytes > 0) {
+      allocator()->set_budget(static_cast<size_t>(opts.allocator_cap_bytes));
+      return;
+    }
     if (opts.vram_budget_bytes <= 0) return;
     const double cap = opts.vram_budget_bytes - outside;
     if (cap < 1024.0 * 1024) {
@@ -164,7 +168,8 @@ struct CudaEngine::Impl {
       dit->set_attention_slice(std::max(0, plan.attention_slice));
     }
     // Under a budget the VAE encoder (image-to-video only) waits in pinned host memory.
-    if (opts.vram_budget_bytes > 0 && stage != plan::Stage::kImageEncode) vae->offload_encoder(st());
+    if ((opts.vram_budget_bytes > 0 || opts.allocator_cap_bytes > 0) && stage != plan::Stage::kImageEncode)
+      vae->offload_encoder(st());
     if (vae_stage) {
       if (stage == plan::Stage::kImageEncode || plan.vae == plan::Placement::kOffloaded) vae->restore(st());
       vae->set_reuse_buffers(plan.vae_reuse_buffers);
@@ -596,12 +601,40 @@ Tensor CudaEngine::decode_on_device(const Tensor& latent) {
   });
 }
 
-Tensor CudaEngine::decode(const Tensor& latent) { return impl_->exec->download(decode_on_device(latent)); }
+namespace {
+
+// The plan's tiled decode straight to the host (the tiles blended there): true when it applies.
+bool tiles_to_host(const plan::Plan& p) { return p.vae_tile > 0 && p.vae_tiles_to_host; }
+
+}  // namespace
+
+Tensor CudaEngine::decode(const Tensor& latent) {
+  Impl& m = *impl_;
+  if (!tiles_to_host(m.plan)) return m.exec->download(decode_on_device(latent));
+  return m.run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
+    if (!tiles_to_host(m.plan)) return m.exec->download(decode_on_device(latent));
+    const int s = static_cast<int>(m.vae->config().spatial_stride());
+    TileOptions to;
+    to.tile = m.plan.vae_tile / s;
+    to.overlap = m.plan.vae_overlap / s;
+    return m.vae->decode_tiled_to_host(latent, to, stream(), /*clamp=*/false);
+  });
+}
 
 Tensor CudaEngine::decode_clamped(const Tensor& latent) {
+  Impl& m = *impl_;
+  if (tiles_to_host(m.plan)) {
+    return m.run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
+      const int s = static_cast<int>(m.vae->config().spatial_stride());
+      TileOptions to;
+      to.tile = m.plan.vae_tile / s;
+      to.overlap = m.plan.vae_overlap / s;
+      return m.vae->decode_tiled_to_host(latent, to, stream(), /*clamp=*/true);
+    });
+  }
   Tensor video = decode_on_device(latent);
   clamp_f32_inplace(video.data<float>(), video.numel(), -1.0f, 1.0f, stream());
-  return impl_->exec->download(video);
+  return m.exec->download(video);
 }
 
 sched::StepExecutor& CudaEngine::executor() { return *impl_->exec; }

@@ -53,6 +53,9 @@ struct CudaEngineOptions {
   // allocator is capped at the budget minus what is outside it (CUDA context, library handles and
   // workspaces, measured when the engine starts). 0: no budget.
   double vram_budget_bytes = 0;
+  // A cap on the caching allocator itself (bytes), instead of the one derived from vram_budget_bytes
+  // (which depends on the context size measured at start); for tests that need an exact cap.
+  double allocator_cap_bytes = 0;
   // On an out-of-memory error (device or budget) in a stage: plan::backoff gives the next smaller
   // plan, the engine moves the weights accordingly and runs the stage again (each change is
   // reported through on_notice). false: the error propagates.

@@ -832,6 +832,103 @@ Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cud
   return result;
 }
 
+Tensor VaeCuda::decode_tiled_to_host(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream,
+                                     bool clamp) {
+  Impl& m = *impl_;
+  const bool tiled_input = [&] {
+    if (m.host) return false;
+    if (latent.ndim() < 4) return false;
+    const int64_t Hl = latent.dim(latent.ndim() - 2), Wl = latent.dim(latent.ndim() - 1);
+    return tiles.tile > 0 && (tiles.tile < Hl || tiles.tile < Wl);
+  }();
+  if (!tiled_input) {
+    Tensor v = decode_tiled(latent, tiles, stream);
+    Tensor h = Tensor::empty(v.shape(), DType::kF32, Device::cpu());
+    WAN22_CUDA_CHECK(cudaMemcpyAsync(h.raw_data(), v.raw_data(), v.nbytes(), cudaMemcpyDefault, stream));
+    WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
+    if (clamp) {
+      float* p = h.data<float>();
+      default_pool().parallel_for(h.numel(), 1 << 16, [&](int64_t a, int64_t b) {
+        for (int64_t i = a; i < b; ++i) p[i] = std::min(1.0f, std::max(-1.0f, p[i]));
+      });
+    }
+    return h;
+  }
+  if (m.offloaded) m.move_weights(false, stream);
+  const PoolReset pool_reset{m.pool.get()};
+  if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
+    throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode_tiled_to_host: overlap " + std::to_string(tiles.overlap) +
+                                                 " must be in [0, tile " + std::to_string(tiles.tile) + ")");
+  }
+  const Tensor lat = device_f32(latent, 4, "decode", stream, false);
+  const int64_t z = lat.dim(0), F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
+  if (z != m.cfg.z_dim || F < 1) {
+    throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode: expected a latent [" + std::to_string(m.cfg.z_dim) +
+                                                 ", F, h, w], got " + latent.str());
+  }
+  const int64_t ts = m.cfg.temporal_stride(), s = m.cfg.spatial_stride();
+  const int64_t VF = 1 + ts * (F - 1), VH = Hl * s, VW = Wl * s, C = m.cfg.in_channels;
+  m.conv.reset_counters();
+  m.attn_flops = m.conv_flops = 0.0;
+  const float* lp = static_cast<const float*>(lat.raw_data());
+  const std::vector<int64_t> ys = tile_starts(Hl, tiles), xs = tile_starts(Wl, tiles);
+  const int64_t th = std::min(tiles.tile, Hl), tw = std::min(tiles.tile, Wl);
+  const int64_t TH = th * s, TW = tw * s;
+  // The blend weights on the device (the same kernel as decode_tiled), the video on the host.
+  Tensor wsum = Tensor::empty({VH, VW}, DType::kF32, m.dev());
+  m.zero(wsum.raw_data(), wsum.nbytes(), stream);
+  Tensor tile = Tensor::empty({C, VF, TH, TW}, DType::kF32, m.dev());
+  Tensor staging = Tensor::empty({C, VF, TH, TW}, DType::kF32, Device::cpu());
+  Tensor video = Tensor::zeros({C, VF, VH, VW}, DType::kF32, Device::cpu());
+  float* vp = video.data<float>();
+  const float* sp = staging.data<float>();
+  const int64_t ramp = tiles.overlap * s;
+  for (size_t iy = 0; iy < ys.size(); ++iy) {
+    for (size_t ix = 0; ix < xs.size(); ++ix) {
+      vae::TileBlend b;  // the tile's own frame: origin 0, ramps where it has neighbours
+      b.ramp_top = iy > 0 ? ramp : 0;
+      b.ramp_bottom = iy + 1 < ys.size() ? ramp : 0;
+      b.ramp_left = ix > 0 ? ramp : 0;
+      b.ramp_right = ix + 1 < xs.size() ? ramp : 0;
+      b.accumulate = true;
+      m.zero(tile.raw_data(), tile.nbytes(), stream);
+      m.decode_region(lp, F, Hl, Wl, ys[iy], xs[ix], th, tw, static_cast<float*>(tile.raw_data()), VF, TH, TW, b,
+                      stream);
+      vae::TileBlend bw = b;
+      bw.y0 = ys[iy] * s, bw.x0 = xs[ix] * s;
+      vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), VH, VW, TH, TW, bw, m.ex(stream));
+      WAN22_CUDA_CHECK(cudaMemcpyAsync(staging.raw_data(), tile.raw_data(), tile.nbytes(), cudaMemcpyDeviceToHost,
+                                       stream));
+      WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
+      const int64_t y0 = ys[iy] * s, x0 = xs[ix] * s;
+      default_pool().parallel_for(C * VF * TH, 64, [&](int64_t a, int64_t e) {
+        for (int64_t r = a; r < e; ++r) {
+          const int64_t cf = r / TH, y = r % TH;
+          const float* src = sp + r * TW;
+          float* dst = vp + (cf * VH + y0 + y) * VW + x0;
+          for (int64_t x = 0; x < TW; ++x) dst[x] += src[x];
+        }
+      });
+    }
+  }
+  Tensor wh = Tensor::empty({VH, VW}, DType::kF32, Device::cpu());
+  WAN22_CUDA_CHECK(cudaMemcpyAsync(wh.raw_data(), wsum.raw_data(), wsum.nbytes(), cudaMemcpyDeviceToHost, stream));
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
+  const float* wp = wh.data<float>();
+  default_pool().parallel_for(C * VF * VH, 64, [&](int64_t a, int64_t e) {
+    for (int64_t r = a; r < e; ++r) {
+      float* row = vp + r * VW;
+      const float* wr = wp + (r % VH) * VW;
+      for (int64_t x = 0; x < VW; ++x) {
+        float v = row[x] / wr[x];
+        if (clamp) v = std::min(1.0f, std::max(-1.0f, v));
+        row[x] = v;
+      }
+    }
+  });
+  return video;
+}
+
 Tensor VaeCuda::encode(const Tensor& video, cudaStream_t stream) {
   return encode_tiled(video, TileOptions{}, stream);
 }

@@ -86,6 +86,12 @@ class VaeCuda {
   Tensor decode(const Tensor& latent, cudaStream_t stream);
   // decode() in spatial tiles (see TileOptions); tile <= 0 or >= the latent equals decode().
   Tensor decode_tiled(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream);
+  // decode_tiled() with the result on the host: each tile's video (every frame) is decoded into a
+  // tile-sized device buffer, copied out and blended on the host, so the whole f32 video never sits
+  // on the device (the memory plan's tiled decode). Same values as decode_tiled() (the same f32
+  // products, summed in the same tile order; the division on the host). clamp: to [-1, 1].
+  Tensor decode_tiled_to_host(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream,
+                              bool clamp = false);
   // video f32 [C, F, H, W] or [1, C, F, H, W] in [-1, 1] (F = 1 + 4k; H, W multiples of the spatial
   // stride), host or device -> normalised latent f32 [z, 1 + (F-1)/ts, H/s, W/s] on the device.
   Tensor encode(const Tensor& video, cudaStream_t stream);
