@@ -68,7 +68,12 @@ what runs:
   --generate-workloads LIST
                           GPU: the workloads of the whole-generation timing (each runs once)
   --random-weights        GPU: seeded random weights at the TI2V-5B sizes (ignores --model)
-  --vram-budget GB        GPU: device memory budget (0 = none)
+  --vram-budget GB        GPU: after the unconstrained workloads, each whole generation again on an
+                          engine the planner lays out for this budget (device memory of the process,
+                          CUDA context included): generate_<w>_budget<GB>_* metrics, the slowdown,
+                          the stage peaks and their predictions (docs/memory.md)
+  --budget-only           GPU: only the budgeted generations
+  --dit-fp8               GPU: fp8 e4m3 DiT block weights (random weights: metric names carry fp8_)
 
 results:
   --db FILE               results database (default ~/.cache/wan22/bench.sqlite)
@@ -138,6 +143,8 @@ struct Args {
   std::vector<std::string> workloads, parts, generate_workloads;
   bool random_weights = false;
   double vram_budget = 0;
+  bool budget_only = false;
+  bool dit_fp8 = false;
   std::string db;
   bool no_save = false;
   std::string save_baseline, compare;
@@ -190,6 +197,10 @@ Args parse(int argc, char** argv) {
       a.generate_workloads = split_list(val());
     else if (o == "--random-weights")
       a.random_weights = true;
+    else if (o == "--budget-only")
+      a.budget_only = true;
+    else if (o == "--dit-fp8")
+      a.dit_fp8 = true;
     else if (o == "--vram-budget")
       a.vram_budget = to_double(o, val(), 0, 1e6);
     else if (o == "--db")
@@ -298,11 +309,12 @@ void check_before_run(const Args& a, const std::string& device, const std::strin
       throw Error(ErrorCode::kInvalidArgument,
                   "bench: --suite gpu runs the CUDA workloads; this run is on the CPU "
                   "(use --suite quick or full)");
-    if (!a.parts.empty() || !a.generate_workloads.empty() || a.random_weights || a.vram_budget > 0)
+    if (!a.parts.empty() || !a.generate_workloads.empty() || a.random_weights || a.vram_budget > 0 ||
+        a.budget_only || a.dit_fp8)
       throw Error(
           ErrorCode::kInvalidArgument,
-          "bench: --parts, --generate-workloads, --random-weights and --vram-budget are GPU "
-          "options");
+          "bench: --parts, --generate-workloads, --random-weights, --vram-budget, --budget-only and --dit-fp8 "
+          "are GPU options");
   } else if (!a.sizes.empty()) {
     throw Error(
         ErrorCode::kInvalidArgument,
@@ -377,6 +389,8 @@ void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   if (a.warmup >= 0) o.warmup = a.warmup;
   if (a.steps > 0) o.generate_steps = a.steps;
   o.vram_budget_gib = a.vram_budget;
+  o.budget_only = a.budget_only;
+  o.dit_fp8 = a.dit_fp8;
   o.on_progress = progress;
   run.model = o.random_weights ? "random weights (TI2V-5B sizes)" : a.model;
   cuda::MachineInfo mi;
