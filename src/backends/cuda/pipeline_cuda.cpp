@@ -171,7 +171,7 @@ struct CudaEngine::Impl {
     if ((opts.vram_budget_bytes > 0 || opts.allocator_cap_bytes > 0) && stage != plan::Stage::kImageEncode)
       vae->offload_encoder(st());
     if (vae_stage) {
-      if (stage == plan::Stage::kImageEncode || plan.vae == plan::Placement::kOffloaded) vae->restore(st());
+      // decode brings the decoder back, encode the encoder (each only the part it runs)
       vae->set_reuse_buffers(plan.vae_reuse_buffers);
     }
     allocator()->empty_cache();  // what left the device goes back to it

@@ -71,9 +71,8 @@ struct VaeCuda::Impl {
   std::vector<double> last_profile;  // seconds per Profiler::Kind of the last profiled call
   double attn_flops = 0.0;           // GEMMs of the attention blocks, last call
   double conv_flops = 0.0;           // convolutions, last call
-  bool offloaded = false;            // weights in pinned host memory (VaeCuda::offload)
-  bool encoder_offloaded = false;    // the encoder's weights in pinned host memory
-  void move_weights(bool to_host, cudaStream_t stream, bool encoder_only = false);
+  bool enc_on_host = false, dec_on_host = false;  // weights in pinned host memory (offload)
+  void move_part(bool encoder, bool to_host, cudaStream_t stream);
 
   Impl(const VaeConfig& c, const VaeCudaOptions& o, const io::WeightStore* ws, uint64_t seed,
        cudaStream_t st)
@@ -649,7 +648,10 @@ Tensor pinned_copy(const Tensor& t) {
 
 }  // namespace
 
-void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream, bool encoder_only) {
+void VaeCuda::Impl::move_part(bool encoder, bool to_host, cudaStream_t stream) {
+  if (host || (encoder ? !has_enc : !has_dec)) return;
+  bool& on_host = encoder ? enc_on_host : dec_on_host;
+  if (on_host == to_host) return;
   WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
   auto move = [&](Tensor& t) {
     if (!t.defined() || t.numel() == 0) return;
@@ -662,7 +664,7 @@ void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream, bool encoder
       t = d;
     }
   };
-  if (has_enc) {
+  if (encoder) {
     each_conv(enc.conv1, move);
     each_blocks(enc.blocks, enc.flat, move);
     each_res(enc.mid0, move);
@@ -671,12 +673,7 @@ void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream, bool encoder
     move(enc.head_norm.gamma);
     each_conv(enc.head, move);
     each_conv(enc.quant_mu, move);
-  }
-  if (encoder_only) {
-    encoder_offloaded = to_host;
-    return;
-  }
-  if (has_dec) {
+  } else {
     each_conv(dec.post_quant, move);
     each_conv(dec.conv1, move);
     each_res(dec.mid0, move);
@@ -686,26 +683,22 @@ void VaeCuda::Impl::move_weights(bool to_host, cudaStream_t stream, bool encoder
     move(dec.head_norm.gamma);
     each_conv(dec.head, move);
   }
-  move(mean);
-  move(inv_std);
-  offloaded = to_host;
-  encoder_offloaded = to_host;
+  on_host = to_host;  // the latent statistics (z floats) always stay on the device
 }
 
 void VaeCuda::offload(cudaStream_t stream) {
-  if (impl_->host || impl_->offloaded) return;
-  impl_->move_weights(true, stream);
+  impl_->move_part(true, true, stream);
+  impl_->move_part(false, true, stream);
 }
 void VaeCuda::restore(cudaStream_t stream) {
-  if (impl_->host) return;
-  if (impl_->offloaded) impl_->move_weights(false, stream);
-  if (impl_->encoder_offloaded) impl_->move_weights(false, stream, /*encoder_only=*/true);
+  impl_->move_part(true, false, stream);
+  impl_->move_part(false, false, stream);
 }
-void VaeCuda::offload_encoder(cudaStream_t stream) {
-  if (impl_->host || impl_->offloaded || impl_->encoder_offloaded || !impl_->has_enc) return;
-  impl_->move_weights(true, stream, /*encoder_only=*/true);
+void VaeCuda::offload_encoder(cudaStream_t stream) { impl_->move_part(true, true, stream); }
+bool VaeCuda::offloaded() const {
+  return (impl_->dec_on_host || !impl_->has_dec) && (impl_->enc_on_host || !impl_->has_enc) &&
+         (impl_->has_enc || impl_->has_dec);
 }
-bool VaeCuda::offloaded() const { return impl_->offloaded; }
 void VaeCuda::set_reuse_buffers(bool on) {
   impl_->opt.reuse_buffers = on;
   impl_->pool = std::make_unique<BufferPool>(impl_->dev(), on);
@@ -775,7 +768,7 @@ Tensor VaeCuda::decode(const Tensor& latent, cudaStream_t stream) {
 
 Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cudaStream_t stream) {
   Impl& m = *impl_;
-  if (m.offloaded && !m.host) m.move_weights(false, stream);  // the encoder may stay offloaded
+  m.move_part(/*encoder=*/false, /*to_host=*/false, stream);  // the encoder may stay offloaded
   const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
   if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
   Tensor result = [&]() -> Tensor {
@@ -854,7 +847,7 @@ Tensor VaeCuda::decode_tiled_to_host(const Tensor& latent, const TileOptions& ti
     }
     return h;
   }
-  if (m.offloaded) m.move_weights(false, stream);
+  m.move_part(/*encoder=*/false, /*to_host=*/false, stream);
   const PoolReset pool_reset{m.pool.get()};
   if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
     throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode_tiled_to_host: overlap " + std::to_string(tiles.overlap) +
@@ -936,7 +929,7 @@ Tensor VaeCuda::encode(const Tensor& video, cudaStream_t stream) {
 Tensor VaeCuda::encode_tiled(const Tensor& video_in, const TileOptions& tiles,
                              cudaStream_t stream) {
   Impl& m = *impl_;
-  restore(stream);
+  m.move_part(/*encoder=*/true, /*to_host=*/false, stream);  // the decoder may stay offloaded
   const PoolReset pool_reset{m.pool.get()};  // the pool's blocks back to the allocator at the end
   if (m.prof.on) m.prof.mark(Profiler::kStart, stream);
   Tensor result = [&]() -> Tensor {

@@ -111,14 +111,14 @@ class VaeCuda {
   size_t weight_bytes() const;  // device bytes of the loaded weights
 
   // Whole-component offload (the memory plan's VAE kOffloaded): offload() moves every weight into
-  // pinned host memory and frees its device memory; restore() brings them back. decode/encode on
-  // an offloaded VAE restore it first (so it stays on the device until the next offload()).
+  // pinned host memory and frees its device memory; restore() brings them back. decode brings the
+  // decoder back first and encode the encoder (each stays on the device until the next offload()).
   // Synchronise `stream`. No-ops in the host emulation mode.
   void offload(cudaStream_t stream);
   void restore(cudaStream_t stream);
   bool offloaded() const;
-  // Only the encoder's weights to pinned host memory (text-to-video never encodes; encode restores
-  // them, decode leaves them where they are).
+  // Only the encoder's weights to pinned host memory (text-to-video never encodes; encode brings
+  // them back, decode leaves them where they are).
   void offload_encoder(cudaStream_t stream);
   // VaeCudaOptions::reuse_buffers after construction (the planner turns it off under a budget).
   void set_reuse_buffers(bool on);
