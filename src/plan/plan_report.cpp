@@ -153,7 +153,7 @@ std::string plan_text(const PlanResult& r, const Hardware& hw, bool terms) {
   o << "  peak in " << stage_name(r.memory.peak_stage);
   if (r.plan.on_gpu && hw.gpu) o << "; with the CUDA context (~" << gib_str(static_cast<double>(hw.gpu->context_bytes)) << ") "
                                  << gib_str(r.memory.peak_device + static_cast<double>(hw.gpu->context_bytes));
-  o << "\n  one DiT forward " << seconds(r.time.forward_s) << " (batch " << (r.workload.cfg() && r.plan.cfg_batch ? 2 : 1)
+  o << "\n  one DiT forward " << seconds(r.time.forward_s) << " (batch " << (r.workload.cfg() && r.time.forwards_per_step == 1 ? 2 : 1)
     << "), one step " << seconds(r.time.step_s);
   if (r.time.stream_exposed_s > 0) o << " incl. " << seconds(r.time.stream_exposed_s) << " of streaming not hidden";
   o << "\n  host memory: " << gib_str(r.memory.host_bytes) << " (pinned " << gib_str(r.memory.host_pinned_bytes) << ")\n";
