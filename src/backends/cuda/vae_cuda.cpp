@@ -762,6 +762,37 @@ static std::vector<int64_t> tile_starts(int64_t len, const TileOptions& t) {
   return v;
 }
 
+// The overlap a tiled call accepts: [0, tile).
+static void check_overlap(const TileOptions& t, const char* call) {
+  if (t.overlap < 0 || t.overlap >= t.tile) {
+    throw Error(ErrorCode::kInvalidArgument, std::string("VaeCuda ") + call + ": overlap " +
+                                                 std::to_string(t.overlap) + " must be in [0, tile " +
+                                                 std::to_string(t.tile) + ")");
+  }
+}
+
+// Tile (iy, ix) of an ny x nx grid at origin (y0, x0), accumulating: a linear ramp of `ramp`
+// pixels on every side that has a neighbour.
+static vae::TileBlend tile_blend(size_t iy, size_t ix, size_t ny, size_t nx, int64_t y0, int64_t x0,
+                                 int64_t ramp) {
+  vae::TileBlend b;
+  b.y0 = y0, b.x0 = x0;
+  b.ramp_top = iy > 0 ? ramp : 0;
+  b.ramp_bottom = iy + 1 < ny ? ramp : 0;
+  b.ramp_left = ix > 0 ? ramp : 0;
+  b.ramp_right = ix + 1 < nx ? ramp : 0;
+  b.accumulate = true;
+  return b;
+}
+
+// A decoder input: f32 [z, F, h, w] with the VAE's z.
+static void check_decode_latent(const Tensor& lat, const Tensor& given, int64_t z_dim) {
+  if (lat.dim(0) != z_dim || lat.dim(1) < 1 || lat.dim(2) < 1 || lat.dim(3) < 1) {
+    throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode: expected a latent [" + std::to_string(z_dim) +
+                                                 ", F, h, w], got " + given.str());
+  }
+}
+
 Tensor VaeCuda::decode(const Tensor& latent, cudaStream_t stream) {
   return decode_tiled(latent, TileOptions{}, stream);
 }
@@ -774,12 +805,8 @@ Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cud
   Tensor result = [&]() -> Tensor {
     if (!m.has_dec) throw Error(ErrorCode::kInvalidArgument, "VaeCuda: the decoder was not loaded");
     const Tensor lat = device_f32(latent, 4, "decode", stream, m.host);
-    const int64_t z = lat.dim(0), F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
-    if (z != m.cfg.z_dim || F < 1 || Hl < 1 || Wl < 1) {
-      throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode: expected a latent [" +
-                                                   std::to_string(m.cfg.z_dim) +
-                                                   ", F, h, w], got " + latent.str());
-    }
+    check_decode_latent(lat, latent, m.cfg.z_dim);
+    const int64_t F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
     const int64_t ts = m.cfg.temporal_stride(), s = m.cfg.spatial_stride();
     const int64_t VF = 1 + ts * (F - 1), VH = Hl * s, VW = Wl * s, C = m.cfg.in_channels;
     Tensor video = Tensor::empty({C, VF, VH, VW}, DType::kF32, m.dev());
@@ -792,11 +819,7 @@ Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cud
       m.decode_region(lp, F, Hl, Wl, 0, 0, Hl, Wl, vp, VF, VH, VW, vae::TileBlend{}, stream);
       return video;
     }
-    if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "VaeCuda decode_tiled: overlap " + std::to_string(tiles.overlap) +
-                      " must be in [0, tile " + std::to_string(tiles.tile) + ")");
-    }
+    check_overlap(tiles, "decode_tiled");
     const std::vector<int64_t> ys = tile_starts(Hl, tiles), xs = tile_starts(Wl, tiles);
     const int64_t th = std::min(tiles.tile, Hl), tw = std::min(tiles.tile, Wl);
     m.zero(vp, video.nbytes(), stream);
@@ -805,13 +828,7 @@ Tensor VaeCuda::decode_tiled(const Tensor& latent, const TileOptions& tiles, cud
     const int64_t ramp = tiles.overlap * s;
     for (size_t iy = 0; iy < ys.size(); ++iy) {
       for (size_t ix = 0; ix < xs.size(); ++ix) {
-        vae::TileBlend b;
-        b.y0 = ys[iy] * s, b.x0 = xs[ix] * s;
-        b.ramp_top = iy > 0 ? ramp : 0;
-        b.ramp_bottom = iy + 1 < ys.size() ? ramp : 0;
-        b.ramp_left = ix > 0 ? ramp : 0;
-        b.ramp_right = ix + 1 < xs.size() ? ramp : 0;
-        b.accumulate = true;
+        const vae::TileBlend b = tile_blend(iy, ix, ys.size(), xs.size(), ys[iy] * s, xs[ix] * s, ramp);
         m.decode_region(lp, F, Hl, Wl, ys[iy], xs[ix], th, tw, vp, VF, VH, VW, b, stream);
         vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), VH, VW, th * s, tw * s, b,
                              m.ex(stream));
@@ -849,16 +866,10 @@ Tensor VaeCuda::decode_tiled_to_host(const Tensor& latent, const TileOptions& ti
   }
   m.move_part(/*encoder=*/false, /*to_host=*/false, stream);
   const PoolReset pool_reset{m.pool.get()};
-  if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
-    throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode_tiled_to_host: overlap " + std::to_string(tiles.overlap) +
-                                                 " must be in [0, tile " + std::to_string(tiles.tile) + ")");
-  }
+  check_overlap(tiles, "decode_tiled_to_host");
   const Tensor lat = device_f32(latent, 4, "decode", stream, false);
-  const int64_t z = lat.dim(0), F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
-  if (z != m.cfg.z_dim || F < 1) {
-    throw Error(ErrorCode::kInvalidArgument, "VaeCuda decode: expected a latent [" + std::to_string(m.cfg.z_dim) +
-                                                 ", F, h, w], got " + latent.str());
-  }
+  check_decode_latent(lat, latent, m.cfg.z_dim);
+  const int64_t F = lat.dim(1), Hl = lat.dim(2), Wl = lat.dim(3);
   const int64_t ts = m.cfg.temporal_stride(), s = m.cfg.spatial_stride();
   const int64_t VF = 1 + ts * (F - 1), VH = Hl * s, VW = Wl * s, C = m.cfg.in_channels;
   m.conv.reset_counters();
@@ -878,22 +889,17 @@ Tensor VaeCuda::decode_tiled_to_host(const Tensor& latent, const TileOptions& ti
   const int64_t ramp = tiles.overlap * s;
   for (size_t iy = 0; iy < ys.size(); ++iy) {
     for (size_t ix = 0; ix < xs.size(); ++ix) {
-      vae::TileBlend b;  // the tile's own frame: origin 0, ramps where it has neighbours
-      b.ramp_top = iy > 0 ? ramp : 0;
-      b.ramp_bottom = iy + 1 < ys.size() ? ramp : 0;
-      b.ramp_left = ix > 0 ? ramp : 0;
-      b.ramp_right = ix + 1 < xs.size() ? ramp : 0;
-      b.accumulate = true;
+      const int64_t y0 = ys[iy] * s, x0 = xs[ix] * s;
+      // decoded in the tile's own frame (origin 0); its weights go into wsum at its place
+      const vae::TileBlend b = tile_blend(iy, ix, ys.size(), xs.size(), 0, 0, ramp);
       m.zero(tile.raw_data(), tile.nbytes(), stream);
       m.decode_region(lp, F, Hl, Wl, ys[iy], xs[ix], th, tw, static_cast<float*>(tile.raw_data()), VF, TH, TW, b,
                       stream);
-      vae::TileBlend bw = b;
-      bw.y0 = ys[iy] * s, bw.x0 = xs[ix] * s;
-      vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), VH, VW, TH, TW, bw, m.ex(stream));
+      vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), VH, VW, TH, TW,
+                           tile_blend(iy, ix, ys.size(), xs.size(), y0, x0, ramp), m.ex(stream));
       WAN22_CUDA_CHECK(cudaMemcpyAsync(staging.raw_data(), tile.raw_data(), tile.nbytes(), cudaMemcpyDeviceToHost,
                                        stream));
       WAN22_CUDA_CHECK(cudaStreamSynchronize(stream));
-      const int64_t y0 = ys[iy] * s, x0 = xs[ix] * s;
       default_pool().parallel_for(C * VF * TH, 64, [&](int64_t a, int64_t e) {
         for (int64_t r = a; r < e; ++r) {
           const int64_t cf = r / TH, y = r % TH;
@@ -962,11 +968,7 @@ Tensor VaeCuda::encode_tiled(const Tensor& video_in, const TileOptions& tiles,
       m.encode_region(vp, VF, VH, VW, 0, 0, VH, VW, lp, LF, LH, LW, vae::TileBlend{}, stream);
       return lat;
     }
-    if (tiles.overlap < 0 || tiles.overlap >= tiles.tile) {
-      throw Error(ErrorCode::kInvalidArgument,
-                  "VaeCuda encode_tiled: overlap " + std::to_string(tiles.overlap) +
-                      " must be in [0, tile " + std::to_string(tiles.tile) + ")");
-    }
+    check_overlap(tiles, "encode_tiled");
     const std::vector<int64_t> ys = tile_starts(LH, tiles), xs = tile_starts(LW, tiles);
     const int64_t th = std::min(tiles.tile, LH), tw = std::min(tiles.tile, LW);
     m.zero(lp, lat.nbytes(), stream);
@@ -974,13 +976,7 @@ Tensor VaeCuda::encode_tiled(const Tensor& video_in, const TileOptions& tiles,
     m.zero(wsum.raw_data(), wsum.nbytes(), stream);
     for (size_t iy = 0; iy < ys.size(); ++iy) {
       for (size_t ix = 0; ix < xs.size(); ++ix) {
-        vae::TileBlend b;
-        b.y0 = ys[iy], b.x0 = xs[ix];
-        b.ramp_top = iy > 0 ? tiles.overlap : 0;
-        b.ramp_bottom = iy + 1 < ys.size() ? tiles.overlap : 0;
-        b.ramp_left = ix > 0 ? tiles.overlap : 0;
-        b.ramp_right = ix + 1 < xs.size() ? tiles.overlap : 0;
-        b.accumulate = true;
+        const vae::TileBlend b = tile_blend(iy, ix, ys.size(), xs.size(), ys[iy], xs[ix], tiles.overlap);
         m.encode_region(vp, VF, VH, VW, ys[iy] * s, xs[ix] * s, th * s, tw * s, lp, LF, LH, LW, b,
                         stream);
         vae::add_tile_weight(static_cast<float*>(wsum.raw_data()), LH, LW, th, tw, b, m.ex(stream));
