@@ -244,7 +244,7 @@ plan::Plan cuda_plan(const config::Settings& settings, const pipeline::Checkpoin
     const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
     plan::PlannerOptions po = plan::planner_options(settings);
     // The memory model counts the library workspaces; the CUDA context comes off the budget here.
-    const double context = std::max(0.0, cuda::device_bytes_outside_allocator() - 384.0 * 1024 * 1024);
+    const double context = cuda::device_context_bytes();
     if (po.budget_gib > 0) po.budget_gib = std::max(0.25, po.budget_gib - context / plan::kGiB);
     const plan::PlanResult r = plan::make_plan(m, w, hw, po);  // kOutOfMemory names the smallest budget
     p = r.plan;

@@ -446,10 +446,6 @@ struct PlannedRun {
   }
 };
 
-// The reserve device_bytes_outside_allocator() adds for the library workspaces (the memory model
-// counts the workspaces itself).
-constexpr double kWorkspaceReserve = 384.0 * 1024 * 1024;
-
 PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int64_t frames) {
   const plan::ModelSpec m = opts.random_weights || opts.model_dir.empty() ? plan::model_preset("ti2v-5b")
                                                                            : plan::resolve_model(opts.model_dir);
@@ -465,7 +461,7 @@ PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int
   const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
   // The memory model counts the library workspaces itself: the planner gets the budget minus the
   // CUDA context (the engine caps its allocator at the budget minus context and a workspace reserve).
-  const double context = std::max(0.0, device_bytes_outside_allocator() - kWorkspaceReserve);
+  const double context = device_context_bytes();
   plan::PlannerOptions po;
   po.budget_gib = (opts.vram_budget_gib * plan::kGiB - context) / plan::kGiB;
   const double vae_cap = opts.vae_budget_gib > 0 ? opts.vae_budget_gib : opts.vram_budget_gib / 2;

@@ -223,6 +223,28 @@ struct CudaEngine::Impl {
     return true;
   }
 
+  // The plan's VAE tiles in latent pixels (tile 0: untiled).
+  TileOptions tile_options() const {
+    const int s = static_cast<int>(vae->config().spatial_stride());
+    TileOptions to;
+    to.tile = plan.vae_tile / s;
+    to.overlap = plan.vae_overlap / s;
+    return to;
+  }
+
+  // The decode stage as the plan in force says (after any backoff): tiles blended on the host
+  // (vae_tiles_to_host) or on the device, or untiled; the video (clamped to [-1, 1] if asked) on
+  // the host.
+  Tensor decode_to_host(const Tensor& latent, bool clamp) {
+    return run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
+      const TileOptions to = tile_options();
+      if (to.tile > 0 && plan.vae_tiles_to_host) return vae->decode_tiled_to_host(latent, to, st(), clamp);
+      Tensor video = to.tile > 0 ? vae->decode_tiled(latent, to, st()) : vae->decode(latent, st());
+      if (clamp) clamp_f32_inplace(video.data<float>(), video.numel(), -1.0f, 1.0f, st());
+      return exec->download(video);
+    });
+  }
+
   // Runs `f` as stage `stage`: weights arranged for it, its memory recorded; on out-of-memory the
   // plan backs off and the stage runs again.
   template <class F>
@@ -263,12 +285,7 @@ struct CudaEngine::Impl {
     u.reserved_peak_bytes = static_cast<double>(cs.peak_reserved_bytes);
     // What lies outside the allocator now (context, handles, the workspaces the stage created):
     // measured, not the reserve the budget keeps for it.
-    size_t free_b = 0, total_b = 0;
-    if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
-      u.outside_bytes = std::max(0.0, static_cast<double>(total_b - free_b) - static_cast<double>(cs.reserved_bytes));
-    } else {
-      u.outside_bytes = outside;
-    }
+    u.outside_bytes = device_context_bytes();
     u.plan = plan.str();
     for (auto& x : use) {
       if (x.stage == stage) {
@@ -309,16 +326,7 @@ class CudaGuidedModel final : public pipeline::GuidedModel {
                                                "GPU, got " + latent.str());
     }
     m_.run_stage(plan::Stage::kDenoise, [&]() -> int {
-      DitInputs in;
-      in.latent = latent.data<float>();
-      in.frames = latent.dim(1);
-      in.height = latent.dim(2);
-      in.width = latent.dim(3);
-      in.context = static_cast<const bf16*>(cond_.rows.raw_data());
-      in.context_len = cond_.n;
-      in.timestep = t;
-      in.first_frame_clean = first_frame_clean_;
-      in.first_frame_timestep = 0.0;
+      const DitInputs in = cond_inputs(latent, t);
       const CfgBatching mode = m_.plan.cfg_batch ? CfgBatching::kAuto : CfgBatching::kSequential;
       m_.dit->forward_cfg(in, static_cast<const bf16*>(uncond_.rows.raw_data()), uncond_.n, cond, uncond,
                           m_.st(), mode);
@@ -331,6 +339,21 @@ class CudaGuidedModel final : public pipeline::GuidedModel {
   }
 
  private:
+  // The conditional branch's inputs at step time t (frame 0 at t = 0 for image-to-video).
+  DitInputs cond_inputs(const Tensor& latent, double t) const {
+    DitInputs in;
+    in.latent = latent.data<float>();
+    in.frames = latent.dim(1);
+    in.height = latent.dim(2);
+    in.width = latent.dim(3);
+    in.context = static_cast<const bf16*>(cond_.rows.raw_data());
+    in.context_len = cond_.n;
+    in.timestep = t;
+    in.first_frame_clean = first_frame_clean_;
+    in.first_frame_timestep = 0.0;
+    return in;
+  }
+
   // The first step's conditional output against a bf16 DiT (checkpoint weights, every block
   // streamed); under the threshold the engine switches to bf16 and redoes this step.
   void quality_check(const Tensor& latent, double t, Tensor& cond, Tensor& uncond) {
@@ -347,16 +370,7 @@ class CudaGuidedModel final : public pipeline::GuidedModel {
       lo.resident_blocks = 0;  // pinned host memory, streamed: the budget holds
       ref.load(ws, m_.st(), lo);
       if (m_.opts.cudnn_attention) ref.use_cudnn_attention(true);
-      DitInputs in;
-      in.latent = latent.data<float>();
-      in.frames = latent.dim(1);
-      in.height = latent.dim(2);
-      in.width = latent.dim(3);
-      in.context = static_cast<const bf16*>(cond_.rows.raw_data());
-      in.context_len = cond_.n;
-      in.timestep = t;
-      in.first_frame_clean = first_frame_clean_;
-      ref.forward(in, ref_out, m_.st());
+      ref.forward(cond_inputs(latent, t), ref_out, m_.st());
     }
     const double c = cosine_host(m_.exec->download(cond), m_.exec->download(ref_out));
     m_.quality_cosine = c;
@@ -581,10 +595,7 @@ std::vector<Tensor> CudaEngine::encode_text(const models::text::TokenizedBatch& 
 Tensor CudaEngine::encode_image(const Tensor& image) {
   Impl& m = *impl_;
   return m.run_stage(plan::Stage::kImageEncode, [&]() -> Tensor {
-    const int s = static_cast<int>(m.vae->config().spatial_stride());
-    TileOptions to;
-    to.tile = m.plan.vae_tile / s;
-    to.overlap = m.plan.vae_overlap / s;
+    const TileOptions to = m.tile_options();
     Tensor z = to.tile > 0 ? m.vae->encode_tiled(image, to, stream()) : m.vae->encode(image, stream());
     return m.exec->download(z);
   });
@@ -593,49 +604,14 @@ Tensor CudaEngine::encode_image(const Tensor& image) {
 Tensor CudaEngine::decode_on_device(const Tensor& latent) {
   Impl& m = *impl_;
   return m.run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
-    const int s = static_cast<int>(m.vae->config().spatial_stride());
-    TileOptions to;
-    to.tile = m.plan.vae_tile / s;
-    to.overlap = m.plan.vae_overlap / s;
+    const TileOptions to = m.tile_options();
     return to.tile > 0 ? m.vae->decode_tiled(latent, to, stream()) : m.vae->decode(latent, stream());
   });
 }
 
-namespace {
+Tensor CudaEngine::decode(const Tensor& latent) { return impl_->decode_to_host(latent, /*clamp=*/false); }
 
-// The plan's tiled decode straight to the host (the tiles blended there): true when it applies.
-bool tiles_to_host(const plan::Plan& p) { return p.vae_tile > 0 && p.vae_tiles_to_host; }
-
-}  // namespace
-
-Tensor CudaEngine::decode(const Tensor& latent) {
-  Impl& m = *impl_;
-  if (!tiles_to_host(m.plan)) return m.exec->download(decode_on_device(latent));
-  return m.run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
-    if (!tiles_to_host(m.plan)) return m.exec->download(decode_on_device(latent));
-    const int s = static_cast<int>(m.vae->config().spatial_stride());
-    TileOptions to;
-    to.tile = m.plan.vae_tile / s;
-    to.overlap = m.plan.vae_overlap / s;
-    return m.vae->decode_tiled_to_host(latent, to, stream(), /*clamp=*/false);
-  });
-}
-
-Tensor CudaEngine::decode_clamped(const Tensor& latent) {
-  Impl& m = *impl_;
-  if (tiles_to_host(m.plan)) {
-    return m.run_stage(plan::Stage::kVaeDecode, [&]() -> Tensor {
-      const int s = static_cast<int>(m.vae->config().spatial_stride());
-      TileOptions to;
-      to.tile = m.plan.vae_tile / s;
-      to.overlap = m.plan.vae_overlap / s;
-      return m.vae->decode_tiled_to_host(latent, to, stream(), /*clamp=*/true);
-    });
-  }
-  Tensor video = decode_on_device(latent);
-  clamp_f32_inplace(video.data<float>(), video.numel(), -1.0f, 1.0f, stream());
-  return m.exec->download(video);
-}
+Tensor CudaEngine::decode_clamped(const Tensor& latent) { return impl_->decode_to_host(latent, /*clamp=*/true); }
 
 sched::StepExecutor& CudaEngine::executor() { return *impl_->exec; }
 
@@ -660,16 +636,15 @@ T5Cuda* CudaEngine::t5_cuda() { return impl_->t5.get(); }
 const models::dit::DitConfig& CudaEngine::dit_config() const { return impl_->dit_cfg; }
 cudaStream_t CudaEngine::stream() const { return impl_->stream.get(); }
 
-double device_bytes_outside_allocator() {
+double device_context_bytes() {
   size_t free_b = 0, total_b = 0;
   WAN22_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
   const double used = static_cast<double>(total_b - free_b);
   const double reserved = allocator() ? static_cast<double>(allocator()->caching_stats().reserved_bytes) : 0.0;
-  // cuBLASLt (64 MiB per handle), cuDNN attention and the VAE convolutions' workspaces are
-  // allocated on first use outside the allocator: keep room for them.
-  constexpr double kWorkspaces = 384.0 * 1024 * 1024;
-  return std::max(0.0, used - reserved) + kWorkspaces;
+  return std::max(0.0, used - reserved);
 }
+
+double device_bytes_outside_allocator() { return device_context_bytes() + kWorkspaceReserveBytes; }
 
 models::dit::DitConfig ti2v_5b_dit_config() {
   models::dit::DitConfig c;

@@ -152,10 +152,15 @@ class CudaEngine final : public pipeline::Engine {
   std::unique_ptr<Impl> impl_;
 };
 
-// Device memory this process holds outside the caching allocator now (cudaMemGetInfo's used bytes
-// minus the allocator's reservations: CUDA context, library handles; on a shared GPU other processes
-// too), plus a reserve for the cuBLASLt/cuDNN/conv workspaces that come with the first calls. A
-// VRAM budget caps the allocator at the budget minus this.
+// Device memory this process holds outside the caching allocator now: cudaMemGetInfo's used bytes
+// minus the allocator's reservations (CUDA context, library handles and workspaces; on a shared GPU
+// other processes too).
+double device_context_bytes();
+// Room kept for the cuBLASLt / cuDNN / conv workspaces that come with the first calls (the memory
+// model counts them itself, so the planner is given the budget minus device_context_bytes()).
+constexpr double kWorkspaceReserveBytes = 384.0 * 1024 * 1024;
+// device_context_bytes() + kWorkspaceReserveBytes: a VRAM budget caps the allocator at the budget
+// minus this.
 double device_bytes_outside_allocator();
 
 // models::dit::DitConfig of the TI2V-5B DiT (the official config.json's values).
