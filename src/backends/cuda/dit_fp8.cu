@@ -27,19 +27,6 @@ namespace {
 
 constexpr float kE4M3Max = 448.0f;
 
-__device__ __forceinline__ float block_max(float v, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  float t = lane < nwarps ? scratch[lane] : 0.0f;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
-  return t;
-}
-
 __device__ __forceinline__ uint8_t to_e4m3(float f) {
   return static_cast<uint8_t>(__nv_cvt_float_to_fp8(f, __NV_SATFINITE, __NV_E4M3));
 }
@@ -63,7 +50,7 @@ __global__ void quantize_rows_kernel(const bf16* __restrict__ x, int64_t cols, u
   } else {
     for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) amax = fmaxf(amax, fabsf(__bfloat162float(xr[i])));
   }
-  amax = block_max(amax, scratch);
+  amax = detail::block_max(amax, scratch);
   const float s = amax > 0.0f ? amax / kE4M3Max : 1.0f;
   const float inv = 1.0f / s;
   if constexpr (kVec) {

@@ -13,19 +13,6 @@ namespace {
 
 constexpr float kInt8Max = 127.0f;
 
-__device__ __forceinline__ float block_absmax(float v, float* scratch) {
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  float t = lane < nwarps ? scratch[lane] : 0.0f;
-#pragma unroll
-  for (int o = 16; o > 0; o >>= 1) t = fmaxf(t, __shfl_xor_sync(0xffffffffu, t, o));
-  return t;
-}
-
 __device__ __forceinline__ int8_t to_int8(float f) {
   const int v = __float2int_rn(f);
   return static_cast<int8_t>(max(-127, min(127, v)));
@@ -40,7 +27,7 @@ __global__ void quantize_rows_int8_kernel(const bf16* __restrict__ x, int64_t co
   int8_t* qr = q + row * cols;
   float amax = 0.0f;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) amax = fmaxf(amax, fabsf(__bfloat162float(xr[i])));
-  amax = block_absmax(amax, scratch);
+  amax = detail::block_max(amax, scratch);
   const float s = amax > 0.0f ? amax / kInt8Max : 1.0f;
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) qr[i] = to_int8(__bfloat162float(xr[i]) / s);
   if (threadIdx.x == 0) scale[row] = s;
