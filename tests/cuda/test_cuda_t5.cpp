@@ -13,6 +13,7 @@
 
 #include "backends/cuda/t5_cuda.h"
 #include "cuda_test_util.h"
+#include "t5_test_checkpoint.h"
 #include "io/safetensors.h"
 #include "io/weight_store.h"
 #include "models/text/t5_config.h"
@@ -104,38 +105,6 @@ TEST(CudaT5, DiffusersTextEncoder) {
 }
 
 // ---------------- parity with the CPU encoder, random weights ----------------
-
-// A checkpoint with official key names: bf16 linears/embedding, f32 norms and position tables.
-std::string write_random_t5(const T5Config& c, uint64_t seed) {
-  std::vector<std::pair<std::string, Tensor>> t;
-  uint64_t s = seed;
-  auto lin = [&](const std::string& k, int64_t out, int64_t in) {
-    const float a = std::sqrt(3.0f / static_cast<float>(in));
-    t.emplace_back(k, random_tensor({out, in}, ++s, -a, a).to(DType::kBF16));
-  };
-  auto vec = [&](const std::string& k, const Shape& shape, float lo, float hi) {
-    t.emplace_back(k, random_tensor(shape, ++s, lo, hi));
-  };
-  t.emplace_back("token_embedding.weight", random_tensor({c.vocab, c.dim}, ++s, -1.0f, 1.0f).to(DType::kBF16));
-  if (c.shared_pos) vec("pos_embedding.embedding.weight", {c.num_buckets, c.num_heads}, -1.0f, 1.0f);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    vec(p + "norm1.weight", {c.dim}, 0.5f, 1.5f);
-    lin(p + "attn.q.weight", c.dim_attn, c.dim);
-    lin(p + "attn.k.weight", c.dim_attn, c.dim);
-    lin(p + "attn.v.weight", c.dim_attn, c.dim);
-    lin(p + "attn.o.weight", c.dim, c.dim_attn);
-    if (!c.shared_pos) vec(p + "pos_embedding.embedding.weight", {c.num_buckets, c.num_heads}, -1.0f, 1.0f);
-    vec(p + "norm2.weight", {c.dim}, 0.5f, 1.5f);
-    lin(p + "ffn.gate.0.weight", c.dim_ffn, c.dim);
-    lin(p + "ffn.fc1.weight", c.dim_ffn, c.dim);
-    lin(p + "ffn.fc2.weight", c.dim, c.dim_ffn);
-  }
-  vec("norm.weight", {c.dim}, 0.5f, 1.5f);
-  const std::string path = temp_dir() + "/t5_random.safetensors";
-  io::write_safetensors(path, t);
-  return path;
-}
 
 Tensor random_ids(int64_t batch, int64_t len, int64_t vocab, uint64_t seed) {
   const Tensor r = random_tensor({batch, len}, seed, 0.0f, static_cast<float>(vocab));

@@ -15,6 +15,7 @@
 
 #include "backends/cuda/t5_cuda.h"
 #include "cuda_test_util.h"
+#include "t5_test_checkpoint.h"
 #include "io/safetensors.h"
 #include "io/weight_store.h"
 #include "models/text/t5_config.h"
@@ -25,38 +26,6 @@ using namespace wan22::test;
 using models::text::T5Config;
 
 namespace {
-
-// A checkpoint with official key names: bf16 linears/embedding, f32 norms and position tables.
-std::string write_random_t5(const T5Config& c, uint64_t seed) {
-  std::vector<std::pair<std::string, Tensor>> t;
-  uint64_t s = seed;
-  auto lin = [&](const std::string& k, int64_t out, int64_t in) {
-    const float a = std::sqrt(3.0f / static_cast<float>(in));
-    t.emplace_back(k, random_tensor({out, in}, ++s, -a, a).to(DType::kBF16));
-  };
-  auto vec = [&](const std::string& k, const Shape& shape, float lo, float hi) {
-    t.emplace_back(k, random_tensor(shape, ++s, lo, hi));
-  };
-  t.emplace_back("token_embedding.weight", random_tensor({c.vocab, c.dim}, ++s, -1.0f, 1.0f).to(DType::kBF16));
-  if (c.shared_pos) vec("pos_embedding.embedding.weight", {c.num_buckets, c.num_heads}, -1.0f, 1.0f);
-  for (int64_t i = 0; i < c.num_layers; ++i) {
-    const std::string p = "blocks." + std::to_string(i) + ".";
-    vec(p + "norm1.weight", {c.dim}, 0.5f, 1.5f);
-    lin(p + "attn.q.weight", c.dim_attn, c.dim);
-    lin(p + "attn.k.weight", c.dim_attn, c.dim);
-    lin(p + "attn.v.weight", c.dim_attn, c.dim);
-    lin(p + "attn.o.weight", c.dim, c.dim_attn);
-    if (!c.shared_pos) vec(p + "pos_embedding.embedding.weight", {c.num_buckets, c.num_heads}, -1.0f, 1.0f);
-    vec(p + "norm2.weight", {c.dim}, 0.5f, 1.5f);
-    lin(p + "ffn.gate.0.weight", c.dim_ffn, c.dim);
-    lin(p + "ffn.fc1.weight", c.dim_ffn, c.dim);
-    lin(p + "ffn.fc2.weight", c.dim, c.dim_ffn);
-  }
-  vec("norm.weight", {c.dim}, 0.5f, 1.5f);
-  const std::string path = temp_dir() + "/t5_stream_random.safetensors";
-  io::write_safetensors(path, t);
-  return path;
-}
 
 // Ids in [0, vocab); the first and last id of row 0 are the table's last row and row vocab / 2.
 Tensor random_ids(int64_t batch, int64_t len, int64_t vocab, uint64_t seed) {
@@ -155,7 +124,7 @@ T5Config four_layers() {
 TEST(CudaT5Stream, LoadedWeightsEveryPlacementSameBits) {
   REQUIRE_GPU();
   const T5Config cfg = four_layers();
-  io::WeightStore ws = io::WeightStore::open(write_random_t5(cfg, 501));
+  io::WeightStore ws = io::WeightStore::open(write_random_t5(cfg, 501, "t5_stream_random"));
   EXPECT_EQ(models::text::install_t5_key_map(ws), "official");
   const int64_t len = 29;
   const Tensor ids = random_ids(2, len, cfg.vocab, 17), mask = test_mask(len), pmask = prefix_mask(len);
@@ -196,7 +165,7 @@ TEST(CudaT5Stream, LoadedWeightsEveryPlacementSameBits) {
 TEST(CudaT5Stream, SetResidentLayersMovesWeightsSameBits) {
   REQUIRE_GPU();
   const T5Config cfg = four_layers();
-  io::WeightStore ws = io::WeightStore::open(write_random_t5(cfg, 502));
+  io::WeightStore ws = io::WeightStore::open(write_random_t5(cfg, 502, "t5_stream_random"));
   models::text::install_t5_key_map(ws);
   const int64_t len = 21;
   const Tensor ids = random_ids(2, len, cfg.vocab, 18), mask = test_mask(len), pmask = prefix_mask(len);
@@ -233,7 +202,7 @@ TEST(CudaT5Stream, SharedPositionTableStreamedAndOffloaded) {
   T5Config cfg;
   cfg.vocab = 77, cfg.dim = 36, cfg.dim_attn = 48, cfg.num_heads = 4, cfg.dim_ffn = 50, cfg.num_layers = 3;
   cfg.num_buckets = 16, cfg.max_distance = 20, cfg.shared_pos = true;
-  io::WeightStore ws = io::WeightStore::open(write_random_t5(cfg, 503));
+  io::WeightStore ws = io::WeightStore::open(write_random_t5(cfg, 503, "t5_stream_random"));
   models::text::install_t5_key_map(ws);
   const int64_t len = 23;
   const Tensor ids = random_ids(2, len, cfg.vocab, 19), mask = test_mask(len), pmask = prefix_mask(len);
