@@ -119,4 +119,12 @@ void init(const CachingOptions& options) {
 
 CachingAllocator* allocator() { return g_alloc.get(); }
 
+Tensor pinned_empty(const Shape& shape, DType dtype) {
+  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
+  void* p = nullptr;
+  WAN22_CUDA_CHECK(cudaMallocHost(&p, bytes == 0 ? 1 : bytes));
+  std::shared_ptr<void> keep(p, [](void* q) { cudaFreeHost(q); });
+  return Tensor::from_blob(p, shape, dtype, Device::cpu(), keep);
+}
+
 }  // namespace wan22::cuda

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/caching_allocator.h"
+#include "core/tensor.h"
 
 namespace wan22::cuda {
 
@@ -25,5 +26,9 @@ std::vector<DeviceInfo> devices();
 // Throws Error(kUnsupported) naming the reason when no GPU is usable.
 void init(const CachingOptions& options = {});
 CachingAllocator* allocator();  // nullptr before init()
+
+// Page-locked host memory as a CPU tensor (cudaMallocHost; freed with cudaFreeHost when the last
+// view dies): the host side of weight streaming and offload.
+Tensor pinned_empty(const Shape& shape, DType dtype);
 
 }  // namespace wan22::cuda

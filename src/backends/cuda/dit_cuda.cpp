@@ -8,6 +8,7 @@
 #include <string>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device.h"
 #include "backends/cuda/dit_cuda_pack.h"
 #include "backends/cuda/dit_cuda_step.h"
 #include "backends/cuda/dit_fp8.h"
@@ -63,14 +64,6 @@ std::vector<float> sinusoid(int64_t dim, double t, bool f64) {
     }
   }
   return v;
-}
-
-// Pinned host memory as a u8 CPU tensor (freed with cudaFreeHost when the last view dies).
-Tensor pinned_u8(size_t bytes) {
-  void* p = nullptr;
-  WAN22_CUDA_CHECK(cudaMallocHost(&p, bytes));
-  std::shared_ptr<void> keep(p, [](void* q) { cudaFreeHost(q); });
-  return Tensor::from_blob(p, {static_cast<int64_t>(bytes)}, DType::kU8, Device::cpu(), keep);
 }
 
 [[noreturn]] void bad_input(const std::string& msg) {
@@ -267,7 +260,7 @@ void DitCuda::set_resident_blocks(int n, cudaStream_t st) {
     const bool want_device = i < n;
     if (want_device == p.device().is_cuda()) continue;
     Tensor moved = want_device ? Tensor::empty({static_cast<int64_t>(p.nbytes())}, DType::kU8, gpu())
-                               : pinned_u8(p.nbytes());
+                               : pinned_empty({static_cast<int64_t>(p.nbytes())}, DType::kU8);
     WAN22_CUDA_CHECK(cudaMemcpy(moved.raw_data(), p.raw_data(), p.nbytes(), cudaMemcpyDefault));
     p = moved;
     rebuild_views(static_cast<size_t>(i));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/dit_cuda_pack.h"
 #include "backends/cuda/dit_fp8.h"
@@ -142,13 +143,6 @@ void fill_block_bf16(const io::WeightStore& ws, int64_t index, const detail::Pac
   }
 }
 
-Tensor pinned_u8(size_t bytes) {
-  void* p = nullptr;
-  WAN22_CUDA_CHECK(cudaMallocHost(&p, bytes));
-  std::shared_ptr<void> keep(p, [](void* q) { cudaFreeHost(q); });
-  return Tensor::from_blob(p, {static_cast<int64_t>(bytes)}, DType::kU8, Device::cpu(), keep);
-}
-
 }  // namespace
 
 void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOptions& opts) {
@@ -184,7 +178,8 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
   format_ = opts.format;
   const detail::PackLayout lb = detail::pack_layout(cfg_, WeightFormat::kBF16);
   const detail::PackLayout lf = detail::pack_layout(cfg_, opts.format);
-  Tensor staging = pinned_u8(lb.bytes);  // host, bf16 layout (reused: synchronised per block)
+  // host, bf16 layout (reused: synchronised per block)
+  Tensor staging = pinned_empty({static_cast<int64_t>(lb.bytes)}, DType::kU8);
   Tensor dev_bf16_pack;                  // fp8 / int8 only: the bf16 block on the device
   if (quantised) dev_bf16_pack = Tensor::empty({static_cast<int64_t>(lb.bytes)}, DType::kU8, gpu());
   w_.blocks.assign(static_cast<size_t>(nl), DitBlockWeights{});
@@ -203,7 +198,7 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
         pack = Tensor::empty({static_cast<int64_t>(lb.bytes)}, DType::kU8, gpu());
         WAN22_CUDA_CHECK(cudaMemcpyAsync(pack.raw_data(), stage, lb.bytes, cudaMemcpyHostToDevice, st));
       } else {
-        pack = pinned_u8(lb.bytes);
+        pack = pinned_empty({static_cast<int64_t>(lb.bytes)}, DType::kU8);
         std::memcpy(pack.raw_data(), stage, lb.bytes);
       }
     } else {
@@ -235,7 +230,7 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
       if (resident) {
         pack = target;
       } else {
-        pack = pinned_u8(lf.bytes);
+        pack = pinned_empty({static_cast<int64_t>(lf.bytes)}, DType::kU8);
         WAN22_CUDA_CHECK(cudaMemcpyAsync(pack.raw_data(), target.raw_data(), lf.bytes, cudaMemcpyDeviceToHost, st));
         WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // `target` goes back to the allocator
       }

@@ -152,7 +152,7 @@ T5Cuda::T5Cuda(const io::WeightStore& ws, const T5Config& cfg, cudaStream_t stre
 
   // Globals: assembled in pinned host memory, then to the device.
   {
-    Tensor g = t5::pinned_tensor({static_cast<int64_t>(globals_layout_.bytes)}, DType::kU8);
+    Tensor g = pinned_empty({static_cast<int64_t>(globals_layout_.bytes)}, DType::kU8);
     auto* base = static_cast<unsigned char*>(g.raw_data());
     put(globals_layout_.entry(&Globals::final_norm), host_weight(ws, "norm.weight", {d}), base, 0);
     if (cfg_.shared_pos) {
@@ -172,8 +172,8 @@ T5Cuda::T5Cuda(const io::WeightStore& ws, const T5Config& cfg, cudaStream_t stre
   Tensor staging;
   for (int i = 0; i < nl; ++i) {
     const bool resident = i < resident_;
-    if (resident && !staging.defined()) staging = t5::pinned_tensor({pack_bytes}, DType::kU8);
-    Tensor host_pack = resident ? staging : t5::pinned_tensor({pack_bytes}, DType::kU8);
+    if (resident && !staging.defined()) staging = pinned_empty({pack_bytes}, DType::kU8);
+    Tensor host_pack = resident ? staging : pinned_empty({pack_bytes}, DType::kU8);
     auto* base = static_cast<unsigned char*>(host_pack.raw_data());
     const std::string p = "blocks." + std::to_string(i) + ".";
     auto entry = [&](Tensor Block::*m) -> const auto& { return layer_layout_.entry(m); };

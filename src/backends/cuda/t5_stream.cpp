@@ -4,20 +4,14 @@
 #include <memory>
 
 #include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device.h"
 
 namespace wan22::cuda::t5 {
 
-Tensor pinned_tensor(const Shape& shape, DType dtype) {
-  const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
-  void* p = nullptr;
-  WAN22_CUDA_CHECK(cudaMallocHost(&p, bytes == 0 ? 1 : bytes));
-  std::shared_ptr<void> keep(p, [](void* q) { cudaFreeHost(q); });
-  return Tensor::from_blob(p, shape, dtype, Device::cpu(), keep);
-}
-
 Tensor copy_to(const Tensor& t, bool to_device, cudaStream_t stream) {
   WAN22_CHECK(t.is_contiguous(), "T5Cuda: weight moves need contiguous tensors");
-  Tensor m = to_device ? Tensor::empty(t.shape(), t.dtype(), Device::cuda(0)) : pinned_tensor(t.shape(), t.dtype());
+  Tensor m =
+      to_device ? Tensor::empty(t.shape(), t.dtype(), Device::cuda(0)) : pinned_empty(t.shape(), t.dtype());
   if (t.nbytes() > 0) {
     WAN22_CUDA_CHECK(cudaMemcpyAsync(m.raw_data(), t.raw_data(), t.nbytes(), cudaMemcpyDefault, stream));
   }

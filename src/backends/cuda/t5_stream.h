@@ -56,8 +56,6 @@ const typename PackLayout<V>::Entry& PackLayout<V>::entry(Tensor V::*member) con
   throw Error(ErrorCode::kInternal, "T5Cuda pack: no entry for the requested weight");
 }
 
-// Pinned (page-locked) host memory as a CPU tensor, freed with cudaFreeHost when the last view dies.
-Tensor pinned_tensor(const Shape& shape, DType dtype);
 // A copy of `t` (contiguous, any device) on the device or in pinned host memory, enqueued on
 // `stream` (the caller synchronises before `t` dies or the copy is read on the host).
 Tensor copy_to(const Tensor& t, bool to_device, cudaStream_t stream);

@@ -638,11 +638,8 @@ void each_blocks(std::vector<DBlock>& blocks, std::vector<DLayer>& flat, F& f) {
 }
 
 Tensor pinned_copy(const Tensor& t) {
-  void* p = nullptr;
-  WAN22_CUDA_CHECK(cudaMallocHost(&p, t.nbytes()));
-  std::shared_ptr<void> keep(p, [](void* q) { cudaFreeHost(q); });
-  Tensor h = Tensor::from_blob(p, t.shape(), t.dtype(), Device::cpu(), keep);
-  WAN22_CUDA_CHECK(cudaMemcpy(p, t.raw_data(), t.nbytes(), cudaMemcpyDeviceToHost));
+  Tensor h = pinned_empty(t.shape(), t.dtype());
+  WAN22_CUDA_CHECK(cudaMemcpy(h.raw_data(), t.raw_data(), t.nbytes(), cudaMemcpyDeviceToHost));
   return h;
 }
 
