@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <unistd.h>
 
 #include "core/status.h"
 
@@ -198,50 +200,114 @@ std::map<std::string, std::string> parse_safetensors_index(const std::string& pa
   return out;
 }
 
-void write_safetensors(const std::string& path,
-                       const std::vector<std::pair<std::string, Tensor>>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+namespace {
+
+// The header (length prefix, JSON, padding to 8 bytes) of `entries` laid out back to back.
+std::string safetensors_header(const std::string& what, const std::vector<SafetensorsEntry>& entries,
+                               const std::map<std::string, std::string>& metadata, uint64_t* data_bytes) {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t off = 0;
-  std::vector<Tensor> contig;
-  for (const auto& [name, t] : tensors) {
-    if (name == "__metadata__" || header.contains(name)) {
-      throw Error(ErrorCode::kInvalidArgument, path + ": tensor name '" + printable(name) + "' used twice or reserved");
+  for (const auto& e : entries) {
+    if (e.name == "__metadata__" || header.contains(e.name)) {
+      throw Error(ErrorCode::kInvalidArgument, what + ": tensor name '" + printable(e.name) + "' used twice or reserved");
     }
-    Tensor c = t.device().is_cpu() ? t.contiguous() : t.to(Device::cpu()).contiguous();
-    const std::string dt = safetensors_dtype_name(c.dtype());
-    header[name] = {{"dtype", dt}, {"shape", c.shape()}, {"data_offsets", {off, off + c.nbytes()}}};
-    off += c.nbytes();
-    contig.push_back(c);
+    const uint64_t n = static_cast<uint64_t>(shape_numel(e.shape)) * dtype_size(e.dtype);
+    header[e.name] = {{"dtype", safetensors_dtype_name(e.dtype)}, {"shape", e.shape}, {"data_offsets", {off, off + n}}};
+    off += n;
   }
   std::string h;
   try {
     h = header.dump();
-  } catch (const std::exception& e) {
-    throw Error(ErrorCode::kInvalidArgument, path + ": cannot write the header (" + e.what() + ")");
+  } catch (const std::exception& ex) {
+    throw Error(ErrorCode::kInvalidArgument, what + ": cannot write the header (" + ex.what() + ")");
   }
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(ErrorCode::kIoError, tmp + ": cannot open for writing");
-  uint8_t len[8];
-  uint64_t hl = h.size();
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(hl >> (8 * i));
-  bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
-  for (const auto& c : contig) {
-    if (!ok) break;
-    if (c.nbytes()) ok = std::fwrite(c.raw_data(), 1, c.nbytes(), f) == c.nbytes();
+  std::string out(8, '\0');
+  const uint64_t hl = h.size();
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<char>(static_cast<uint8_t>(hl >> (8 * i)));
+  *data_bytes = off;
+  return out + h;
+}
+
+// Entry i's bytes from `fill`, checked against the entry (CPU, dtype, element count), contiguous.
+Tensor filled_entry(const std::string& what, const SafetensorsEntry& e, const SafetensorsFill& fill, size_t i) {
+  Tensor t = fill(i);
+  if (!t.device().is_cpu()) t = t.to(Device::cpu());
+  if (t.dtype() != e.dtype || t.numel() != shape_numel(e.shape)) {
+    throw Error(ErrorCode::kInvalidArgument, what + ": tensor '" + printable(e.name) + "' was given as " +
+                                                 dtype_name(t.dtype()) + " " + shape_str(t.shape()) + ", declared " +
+                                                 dtype_name(e.dtype) + " " + shape_str(e.shape));
   }
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) {
+  return t.contiguous();
+}
+
+}  // namespace
+
+uint64_t safetensors_file_bytes(const std::vector<SafetensorsEntry>& entries,
+                                const std::map<std::string, std::string>& metadata) {
+  uint64_t data = 0;
+  const std::string h = safetensors_header("safetensors", entries, metadata, &data);
+  return h.size() + data;
+}
+
+void write_safetensors_streamed(const std::string& path, const std::vector<SafetensorsEntry>& entries,
+                                const SafetensorsFill& fill, const std::map<std::string, std::string>& metadata) {
+  uint64_t data = 0;
+  const std::string h = safetensors_header(path, entries, metadata, &data);
+  // A name of this process's own: two writers of one path never share a temporary.
+  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(::getpid()));
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(ErrorCode::kIoError, tmp + ": cannot open for writing (" + std::strerror(errno) + ")");
+  auto fail = [&](const std::string& why) {
+    std::fclose(f);
     std::remove(tmp.c_str());
-    throw Error(ErrorCode::kIoError, path + ": write failed (disk full?)");
+    throw Error(ErrorCode::kIoError, path + ": write failed (" + why + ")");
+  };
+  if (std::fwrite(h.data(), 1, h.size(), f) != h.size()) fail(std::strerror(errno));
+  for (size_t i = 0; i < entries.size(); ++i) {
+    Tensor c;
+    try {
+      c = filled_entry(path, entries[i], fill, i);
+    } catch (...) {
+      std::fclose(f);
+      std::remove(tmp.c_str());
+      throw;
+    }
+    if (c.nbytes() && std::fwrite(c.raw_data(), 1, c.nbytes(), f) != c.nbytes()) fail(std::strerror(errno));
+  }
+  if (std::fflush(f) != 0) fail(std::strerror(errno));
+  if (std::fclose(f) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(ErrorCode::kIoError, path + ": write failed (" + std::strerror(errno) + ")");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     throw Error(ErrorCode::kIoError, path + ": cannot rename temporary file into place");
   }
+}
+
+std::vector<uint8_t> safetensors_bytes(const std::vector<SafetensorsEntry>& entries, const SafetensorsFill& fill,
+                                       const std::map<std::string, std::string>& metadata) {
+  uint64_t data = 0;
+  const std::string h = safetensors_header("safetensors image", entries, metadata, &data);
+  std::vector<uint8_t> out;
+  out.reserve(h.size() + data);
+  out.insert(out.end(), h.begin(), h.end());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const Tensor c = filled_entry("safetensors image", entries[i], fill, i);
+    const auto* b = static_cast<const uint8_t*>(c.raw_data());
+    out.insert(out.end(), b, b + c.nbytes());
+  }
+  return out;
+}
+
+void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  std::vector<SafetensorsEntry> entries;
+  entries.reserve(tensors.size());
+  for (const auto& [name, t] : tensors) entries.push_back({name, t.dtype(), t.shape()});
+  write_safetensors_streamed(path, entries, [&](size_t i) { return tensors[i].second; }, metadata);
 }
 
 }  // namespace wan22::io
