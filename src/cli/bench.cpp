@@ -64,7 +64,10 @@ what runs:
   --steps N               denoising steps per generation
   --size WxH              CPU suite: a size to run (repeatable; the first is the main one)
   --workloads LIST        CPU: load,image,video; GPU: 720p_121f,480p_121f,720p_49f
-  --parts LIST            GPU: dit,vae,text,generate
+  --parts LIST            GPU: dit,vae,text,generate (the default), load (only when named: the
+                          TI2V-5B DiT loaded from a random checkpoint written to --scratch, with and
+                          without the model cache, cold page cache; ~25 GB of disk)
+  --scratch DIR           GPU load part: where its checkpoint and cache go (default $TMPDIR or /tmp)
   --generate-workloads LIST
                           GPU: the workloads of the whole-generation timing (each runs once)
   --random-weights        GPU: seeded random weights at the TI2V-5B sizes (ignores --model)
@@ -141,6 +144,7 @@ struct Args {
   int repeats = 0, warmup = -1, steps = 0;
   std::vector<std::array<int, 2>> sizes;
   std::vector<std::string> workloads, parts, generate_workloads;
+  std::string scratch;
   bool random_weights = false;
   double vram_budget = 0;
   bool budget_only = false;
@@ -193,6 +197,8 @@ Args parse(int argc, char** argv) {
       a.workloads = split_list(val());
     else if (o == "--parts")
       a.parts = split_list(val());
+    else if (o == "--scratch")
+      a.scratch = val();
     else if (o == "--generate-workloads")
       a.generate_workloads = split_list(val());
     else if (o == "--random-weights")
@@ -310,10 +316,10 @@ void check_before_run(const Args& a, const std::string& device, const std::strin
                   "bench: --suite gpu runs the CUDA workloads; this run is on the CPU "
                   "(use --suite quick or full)");
     if (!a.parts.empty() || !a.generate_workloads.empty() || a.random_weights || a.vram_budget > 0 ||
-        a.budget_only || a.dit_fp8)
+        a.budget_only || a.dit_fp8 || !a.scratch.empty())
       throw Error(
           ErrorCode::kInvalidArgument,
-          "bench: --parts, --generate-workloads, --random-weights, --vram-budget, --budget-only and --dit-fp8 "
+          "bench: --parts, --generate-workloads, --random-weights, --vram-budget, --budget-only, --dit-fp8 and --scratch "
           "are GPU options");
   } else if (!a.sizes.empty()) {
     throw Error(
@@ -375,6 +381,7 @@ void run_gpu(const Args& a, bench::RunRecord& run, const Progress& progress) {
   o.random_weights = a.random_weights || a.model.empty();
   o.workloads = a.workloads;
   o.parts = a.parts;
+  o.scratch_dir = a.scratch;
   o.generate_workloads = a.generate_workloads;
   if (run.suite == "quick") {
     if (o.workloads.empty()) o.workloads = {"480p_121f"};

@@ -212,6 +212,12 @@ std::vector<std::string> set_plan_keys(const config::Settings& s) {
 
 void warn_plan_keys_on_cpu(const config::Settings& s) {
   std::vector<std::string> keys = set_plan_keys(s);
+  // the cache holds the CUDA DiT's load-ready weights; the batch keys steer the CUDA planner
+  for (const char* k : {"model_caching.cache_components", "model_caching.cache_size_gb", "model_caching.cache_location",
+                        "batch_optimization.dynamic_sizing", "batch_optimization.max_batch_size",
+                        "batch_optimization.vram_threshold"}) {
+    if (!s.is_default(k)) keys.push_back(k);
+  }
   if (keys.empty()) return;
   std::string list;
   for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
@@ -321,6 +327,9 @@ int run_generate(int argc, char** argv) {
     eo.quality_threshold = settings.get_double("ti2v_5b_quantization.quality_threshold");
     eo.component_order = settings.get_string_list("ti2v_5b_loading.component_order");
     eo.clear_cache_between = settings.get_bool("ti2v_5b_loading.clear_cache_between");
+    eo.model_cache.enabled = settings.get_bool("model_caching.cache_components");
+    eo.model_cache.location = settings.get_string("model_caching.cache_location");
+    eo.model_cache.size_gb = settings.get_double("model_caching.cache_size_gb");
     eo.on_notice = [quiet = a.quiet](const std::string& m) {
       if (!quiet) std::fprintf(stderr, "wan22: notice: %s\n", m.c_str());
     };
@@ -346,6 +355,12 @@ int run_generate(int argc, char** argv) {
       std::fprintf(stderr, "wan22: loaded %s in %.2fs (%s): host RSS %s (peak %s), device %s\n", l.component.c_str(),
                    l.seconds, l.where.c_str(), plan::gib_str(l.host_rss_bytes).c_str(),
                    plan::gib_str(l.host_peak_bytes).c_str(), plan::gib_str(l.device_bytes).c_str());
+      if (!l.cache.empty()) {
+        std::fprintf(stderr, "wan22:   model cache: %s%s\n", l.cache.c_str(),
+                     l.cache_write_seconds > 0
+                         ? (" (writing took " + std::to_string(l.cache_write_seconds).substr(0, 5) + " s of the load)").c_str()
+                         : "");
+      }
     }
   }
 #endif
@@ -435,7 +450,8 @@ int run_generate(int argc, char** argv) {
     for (const auto& l : ce->load_report()) {
       loads.push_back({{"component", l.component}, {"where", l.where}, {"seconds", l.seconds},
                        {"host_rss_gib", l.host_rss_bytes / plan::kGiB}, {"host_peak_gib", l.host_peak_bytes / plan::kGiB},
-                       {"device_gib", l.device_bytes / plan::kGiB}});
+                       {"device_gib", l.device_bytes / plan::kGiB}, {"model_cache", l.cache},
+                       {"model_cache_write_s", l.cache_write_seconds}});
     }
     mem["loads"] = loads;
     if (ce->quality_cosine() >= 0) mem["quantization_cosine"] = ce->quality_cosine();

@@ -218,6 +218,9 @@ std::vector<KeySpec> build_schema() {
   const std::string kPlanApplied =
       "the CUDA engine's memory plan (wan22 generate --device cuda, wan22 bench; docs/memory.md); "
       "the CPU backend names it as not applied";
+  const std::string kCacheApplied =
+      "the CUDA engine's DiT loader (wan22 generate --device cuda prints hit / stored; wan22 cache lists the "
+      "entries; docs/memory.md); the CPU backend names it as not applied";
   std::vector<KeySpec> k;
 
   // ---- memory_optimization ----
@@ -369,24 +372,31 @@ std::vector<KeySpec> build_schema() {
 
   // ---- model_caching ----
   k.push_back(boolean("model_caching.cache_components", true,
-                      "cache converted/quantized weights in load-ready form, and keep them in RAM between jobs",
-                      planned(i6)));
-  k.push_back(number("model_caching.cache_size_gb", 8, 0, 1e6, "GiB limit of the on-disk cache (LRU eviction)",
-                     planned(i6)));
+                      "cache the DiT's converted/quantized weights in load-ready form (written by the first load of "
+                      "a checkpoint and format, read by the next; `wan22 cache` lists them)",
+                      applied(kCacheApplied)));
+  k.push_back(number("model_caching.cache_size_gb", 8, 0, 1e6,
+                     "GiB limit of the cache (least recently used entries are evicted; an entry larger than "
+                     "the limit is not written, and the load says so)",
+                     applied(kCacheApplied)));
   k.push_back(with_check(string("model_caching.cache_location", "ssd",
                                 "where the cache lives: ssd = $XDG_CACHE_HOME/wan22 (else ~/.cache/wan22), ram = "
-                                "memory only, or a directory path",
-                                planned(i6)),
+                                "this process's memory only (kept between jobs of one process), or a directory path",
+                                applied(kCacheApplied)),
                          check_cache_location, "ssd, ram or a directory path containing '/'"));
 
   // ---- batch_optimization ----
   k.push_back(boolean("batch_optimization.dynamic_sizing", true,
-                      "choose the batch size from a memory estimate, backing off on out-of-memory (the two CFG "
-                      "branches form one batch of 2)",
-                      planned(i6)));
-  k.push_back(integer("batch_optimization.max_batch_size", 8, 1, 1024, "upper bound of the batch size", planned(i6)));
+                      "the planner chooses the batch (one generation's batch is the CFG pair: 2 or 1) from its memory "
+                      "estimate under vram_threshold, backing off to 1 on out-of-memory; false: cfg_batch as set",
+                      applied(kPlanApplied)));
+  k.push_back(integer("batch_optimization.max_batch_size", 8, 1, 1024,
+                      "upper bound of the batch size: 1 keeps the CFG branches sequential; a generation batches at "
+                      "most its CFG pair, so values above 2 act as 2",
+                      applied(kPlanApplied)));
   k.push_back(number("batch_optimization.vram_threshold", 0.9, 0.05, 1,
-                     "fraction of the VRAM budget the estimated batch may use", planned(i6)));
+                     "fraction of the VRAM budget the denoise stage with a batch of 2 may use (its predicted peak)",
+                     applied(kPlanApplied)));
   k.push_back(engine(boolean("batch_optimization.cfg_batch", true,
                              "run the two classifier-free-guidance branches as one batch of 2 (one pass over the "
                              "weights per step); false: one after the other (half the activation memory)",

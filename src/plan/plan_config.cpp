@@ -158,6 +158,10 @@ PlannerOptions planner_options(const config::Settings& s) {
   o.force_cpu = s.get_string("generation.device") == "cpu";
   const std::string strategy = s.get_string("ti2v_5b_quantization.strategy");
   o.allow_quantization = strategy == "fp8" || strategy == "int8";
+  o.dynamic_batch = s.get_bool("batch_optimization.dynamic_sizing");
+  o.cfg_batch = s.get_bool("batch_optimization.cfg_batch");
+  o.max_batch = static_cast<int>(s.get_int("batch_optimization.max_batch_size"));
+  o.batch_threshold = s.get_double("batch_optimization.vram_threshold");
   return o;
 }
 

@@ -32,8 +32,12 @@ struct Search {
   bool fits(const Plan& p, MemoryEstimate* out = nullptr) {
     ++evals;
     MemoryEstimate e = estimate_memory(m, w, p);
-    const bool ok = e.peak_device <= budget && (ram_limit <= 0 || e.host_bytes <= ram_limit) &&
-                    (o.vae_budget_gib <= 0 || e.stage(Stage::kVaeDecode)->device_bytes <= o.vae_budget_gib * kGiB);
+    bool ok = e.peak_device <= budget && (ram_limit <= 0 || e.host_bytes <= ram_limit) &&
+              (o.vae_budget_gib <= 0 || e.stage(Stage::kVaeDecode)->device_bytes <= o.vae_budget_gib * kGiB);
+    // A CFG batch of 2 (chosen by the planner) only within the threshold's share of the budget.
+    if (ok && o.dynamic_batch && p.cfg_batch && w.cfg() && p.on_gpu) {
+      ok = e.stage(Stage::kDenoise)->device_bytes <= o.batch_threshold * budget;
+    }
     if (out) *out = std::move(e);
     return ok;
   }
@@ -80,7 +84,12 @@ int overlap_for(int tile, int overlap) { return tile == 0 ? 0 : std::min(overlap
 // Candidate plans of the GPU grid (the DiT placement is decided by the caller).
 template <class Fn>
 void for_each_gpu_candidate(const Search& s, const std::vector<WeightFormat>& formats, Fn&& fn) {
-  const std::vector<bool> cfg_modes = s.w.cfg() ? std::vector<bool>{true, false} : std::vector<bool>{true};
+  std::vector<bool> cfg_modes = {true};
+  if (s.w.cfg()) {
+    if (s.o.max_batch < 2) cfg_modes = {false};                 // no batch of 2 allowed
+    else if (!s.o.dynamic_batch) cfg_modes = {s.o.cfg_batch};   // as configured
+    else cfg_modes = {true, false};                             // the planner decides
+  }
   for (WeightFormat f : formats)
     for (Placement text : {Placement::kResident, Placement::kStreamed, Placement::kCpu})
       for (Placement vae : {Placement::kResident, Placement::kOffloaded})

@@ -32,6 +32,14 @@ struct PlannerOptions {
   bool force_cpu = false;          // plan for the CPU backend even when a GPU is present
   double ram_fraction = 0.85;      // share of the RAM a plan may use (pinned weights, CPU components, video)
   int overlap = 32;                // VAE tile overlap in pixels (tile_optimization.overlap_pixels)
+  // Batching (batch_optimization.*). One generation's batch is the CFG pair: dynamic_batch lets
+  // the planner choose it (a batch of 2 only when its predicted denoise peak stays within
+  // batch_threshold of the budget, and only where the GPU batches, kCfgBatchMaxTokens);
+  // !dynamic_batch: cfg_batch as given. max_batch 1 keeps the pair sequential.
+  bool dynamic_batch = true;
+  bool cfg_batch = true;
+  int max_batch = 8;
+  double batch_threshold = 0.9;
   std::vector<int> segments = {1, 2, 4, 8, 16, 32};
   std::vector<int> tiles = {0, 1024, 768, 512, 384, 256, 192, 128};
 };

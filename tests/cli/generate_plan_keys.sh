@@ -9,9 +9,11 @@ export WAN22_DEMO_MODEL=$tmp/demo
 cd "$tmp"
 "$WAN22" generate --device cpu --prompt "a red cat" --size 64x64 --frames 5 --steps 1 --seed 3 \
   --vram-budget 6 --set cpu_offload.unet=true --set tile_optimization.vae_tile_size=[256,256] \
+  --set model_caching.cache_size_gb=2 --set batch_optimization.max_batch_size=1 \
   --output frames --plain 2> log.txt || { cat log.txt; exit 1; }
 grep -q "not applied on the CPU backend" log.txt || { echo "plan keys on the CPU not reported"; cat log.txt; exit 1; }
-for k in generation.vram_budget_gb cpu_offload.unet tile_optimization.vae_tile_size; do
+for k in generation.vram_budget_gb cpu_offload.unet tile_optimization.vae_tile_size model_caching.cache_size_gb \
+         batch_optimization.max_batch_size; do
   grep "not applied on the CPU backend" log.txt | grep -q "$k" || { echo "$k not named"; cat log.txt; exit 1; }
 done
 [ "$(ls frames | grep -c png)" = 5 ] || { echo "expected 5 PNG frames"; ls frames; exit 1; }

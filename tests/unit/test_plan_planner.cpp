@@ -126,6 +126,45 @@ TEST(Planner, A14BOnAnH200) {
   EXPECT_LE(r.memory.peak_device, r.budget_bytes);
 }
 
+// batch_optimization.*: a small workload (tokens under kCfgBatchMaxTokens, where the GPU batches
+// the CFG pair) under a budget between its sequential and its batch-of-2 denoise peaks.
+TEST(Planner, CfgBatchFollowsTheThresholdAndTheLimits) {
+  Workload w = w720();
+  w.width = 832;
+  w.height = 480;
+  w.frames = 17;  // 5 latent frames x 30 x 52 = 7800 tokens
+  ASSERT_LE(latent_grid(model_preset("ti2v-5b"), w.width, w.height, w.frames).tokens, kCfgBatchMaxTokens);
+  const Hardware hw = load_hardware("h200");
+  PlannerOptions o;
+  const PlanResult free = make_plan(model_preset("ti2v-5b"), w, hw, o);
+  EXPECT_TRUE(free.plan.cfg_batch) << "unconstrained: the batch of 2";
+  const double batched = free.memory.stage(Stage::kDenoise)->device_bytes;
+  // max_batch_size 1: never a batch
+  o.max_batch = 1;
+  EXPECT_FALSE(make_plan(model_preset("ti2v-5b"), w, hw, o).plan.cfg_batch);
+  // dynamic sizing off: the configured value, whatever the memory
+  o.max_batch = 8;
+  o.dynamic_batch = false;
+  o.cfg_batch = false;
+  EXPECT_FALSE(make_plan(model_preset("ti2v-5b"), w, hw, o).plan.cfg_batch);
+  // dynamic: a budget where the batched plan's denoise peak is above 90% of the budget but fits
+  o = PlannerOptions{};
+  o.budget_gib = batched / kGiB / 0.95;
+  const PlanResult tight = make_plan(model_preset("ti2v-5b"), w, hw, o);
+  print("batched denoise at 95% of the budget, threshold 0.9", tight);
+  if (tight.plan.cfg_batch) {
+    EXPECT_LE(tight.memory.stage(Stage::kDenoise)->device_bytes, 0.9 * tight.budget_bytes);
+  }
+  o.batch_threshold = 1.0;
+  const PlanResult loose = make_plan(model_preset("ti2v-5b"), w, hw, o);
+  EXPECT_TRUE(loose.plan.cfg_batch) << "threshold 1: the batch fits the budget";
+  EXPECT_FALSE(tight.plan.cfg_batch && tight.plan.dit == loose.plan.dit &&
+               tight.plan.dit_resident_blocks == loose.plan.dit_resident_blocks &&
+               tight.plan.checkpoint_segments == loose.plan.checkpoint_segments &&
+               tight.plan.text == loose.plan.text)
+      << "the threshold changed nothing: " << tight.plan.str();
+}
+
 TEST(Backoff, EachStepLowersTheFailedStage) {
   const ModelSpec m = model_preset("ti2v-5b");
   const Workload w = w720();

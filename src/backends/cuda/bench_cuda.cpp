@@ -55,7 +55,7 @@ const std::vector<Workload>& all_workloads() {
                                           {"720p_1f", "720p", 1280, 704, 1}};  // a single image
   return w;
 }
-const std::vector<std::string> kParts = {"dit", "vae", "text", "generate"};
+const std::vector<std::string> kParts = {"dit", "vae", "text", "generate", "load"};
 
 double gib(uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0); }
 
@@ -498,7 +498,7 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
   }
   for (const auto& p : opts.parts) {
     if (std::find(kParts.begin(), kParts.end(), p) == kParts.end()) {
-      throw Error(ErrorCode::kInvalidArgument, "bench: unknown part '" + p + "' (dit, vae, text, generate)");
+      throw Error(ErrorCode::kInvalidArgument, "bench: unknown part '" + p + "' (dit, vae, text, generate, load)");
     }
   }
   if (opts.repeats < 1 || opts.warmup < 0 || opts.generate_steps < 1) {
@@ -508,6 +508,11 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
   allocator()->set_budget(0);
 
   std::vector<Metric> out;
+  const bool load_wanted = std::find(opts.parts.begin(), opts.parts.end(), "load") != opts.parts.end();
+  if (load_wanted) {
+    out = run_load_bench(opts);
+    if (opts.parts.size() == 1) return out;  // "load" alone
+  }
   const std::vector<std::string>& gen_w = opts.generate_workloads.empty() ? opts.workloads : opts.generate_workloads;
   const bool gen_wanted = wanted(opts.parts, std::string("generate"));
   const bool random = opts.random_weights || opts.model_dir.empty();
@@ -566,7 +571,7 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
         r.step_graph(w);
       }
     }
-    out = std::move(r.metrics);
+    out.insert(out.end(), r.metrics.begin(), r.metrics.end());
   }
   allocator()->empty_cache();
 

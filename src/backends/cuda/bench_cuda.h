@@ -17,8 +17,13 @@ struct BenchOptions {
   // Workload names to run; empty = all: "720p_121f" (1280x704x121), "480p_121f" (832x480x121),
   // "720p_49f" (1280x704x49), "720p_1f" (1280x704, one frame: a single image).
   std::vector<std::string> workloads;
-  // Parts to run; empty = all: "dit", "vae", "text", "generate".
+  // Parts to run; empty = all of "dit", "vae", "text", "generate". "load" (only when named): the
+  // TI2V-5B DiT loaded from a random checkpoint written to scratch_dir, in bf16 and fp8, from the
+  // checkpoint and through the model cache (first: convert + write; second: the entry), each from a
+  // cold page cache: load_dit_<fmt>_{checkpoint,cache_first,cache_second,cache_second_warm,
+  // cache_write}_s. Needs ~25 GB of disk there.
   std::vector<std::string> parts;
+  std::string scratch_dir;          // the "load" part's files (default $TMPDIR, else /tmp); removed after
   int repeats = 3;
   int warmup = 1;
   int generate_steps = 50;          // denoising steps of the whole-generation timing
@@ -44,5 +49,7 @@ struct MachineInfo {
 // Throws wan22::Error (kUnsupported) when no GPU is usable, naming the reason.
 std::vector<bench::Metric> run_bench(const BenchOptions& opts);
 MachineInfo machine_info();
+// The "load" part alone (run_bench calls it when parts names "load").
+std::vector<bench::Metric> run_load_bench(const BenchOptions& opts);
 
 }  // namespace wan22::cuda

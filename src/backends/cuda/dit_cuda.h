@@ -30,6 +30,8 @@
 
 namespace wan22::io {
 class WeightStore;
+class TensorSource;
+struct SafetensorsEntry;
 }
 namespace wan22::models::dit {
 struct DitConfig;
@@ -147,6 +149,22 @@ class DitCuda {
   // stored dtype. Throws Error naming the key (and file) for a missing weight or a wrong shape.
   // Synchronises `stream` before returning.
   void load(const io::WeightStore& ws, cudaStream_t stream, const DitLoadOptions& opts = {});
+  // ---- load-ready form (the model cache, io/model_cache.h; dit_cuda_load.cpp) ----
+  // The loaded weights as they sit in the device layout, as named tensors: "patch_w", "patch_b",
+  // "text1_w", ... "head_b" (bf16 / f32), then per block "blocks.N.modulation" (f32 [6, dim]) and
+  // "blocks.N.pack" (u8: the block's pack in the current format, fp8 / int8 already quantised).
+  std::vector<io::SafetensorsEntry> load_ready_entries() const;
+  // Entry i on the host: a download for device tensors, a pinned pack as it is. Synchronises `stream`.
+  Tensor load_ready_tensor(size_t i, cudaStream_t stream) const;
+  // What the load-ready bytes depend on besides the checkpoint (format, pack layout, sizes): part of
+  // a cache key.
+  std::string load_ready_signature(WeightFormat format) const;
+  // Loads weights written from load_ready_entries() in opts.format (a model cache entry): tensors go
+  // from `src` (mapped) straight into place, resident packs to the device, streamed ones to pinned
+  // host memory. Throws Error(kCorruptData) naming the tensor when one is missing or has another
+  // dtype or shape. Synchronises `stream`.
+  void load_ready(const io::TensorSource& src, cudaStream_t stream, const DitLoadOptions& opts = {});
+
   // Allocates every weight and fills it with seeded random values (benchmarks), all resident.
   void init_random(uint64_t seed, cudaStream_t stream, WeightFormat format = WeightFormat::kBF16);
 

@@ -1,6 +1,8 @@
 // The CUDA DiT from a checkpoint: the model config mapped onto cuda::DitConfig, and every weight
 // read from a WeightStore by its official key name into the device layout (see dit_cuda.h).
 #include <cstring>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,8 @@
 #include "backends/cuda/dit_fp8.h"
 #include "backends/cuda/dit_int8.h"
 #include "core/status.h"
+#include "io/safetensors.h"
+#include "io/tensor_source.h"
 #include "io/weight_store.h"
 #include "models/dit/dit_config.h"
 
@@ -234,6 +238,131 @@ void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOpti
         WAN22_CUDA_CHECK(cudaMemcpyAsync(pack.raw_data(), target.raw_data(), lf.bytes, cudaMemcpyDeviceToHost, st));
         WAN22_CUDA_CHECK(cudaStreamSynchronize(st));  // `target` goes back to the allocator
       }
+    }
+    rebuild_views(static_cast<size_t>(i));
+  }
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+  resident_ = n_res;
+  if (n_res < nl) start_streaming();
+}
+
+// ---- load-ready form ----
+
+namespace {
+
+struct NonBlock {
+  const char* name;
+  Tensor DitWeights::*member;
+  DType dtype;
+  Shape shape;
+};
+
+// The weights outside the blocks, in their device dtypes and shapes.
+std::vector<NonBlock> non_block_weights(const DitConfig& c) {
+  const int64_t D = c.dim;
+  const int64_t pin = c.in_dim * c.patch_t * c.patch_h * c.patch_w;
+  const int64_t pout = c.out_dim * c.patch_t * c.patch_h * c.patch_w;
+  using W = DitWeights;
+  return {{"patch_w", &W::patch_w, DType::kBF16, {D, pin}},     {"patch_b", &W::patch_b, DType::kBF16, {D}},
+          {"text1_w", &W::text1_w, DType::kBF16, {D, c.text_dim}}, {"text1_b", &W::text1_b, DType::kBF16, {D}},
+          {"text2_w", &W::text2_w, DType::kBF16, {D, D}},       {"text2_b", &W::text2_b, DType::kBF16, {D}},
+          {"time1_w", &W::time1_w, DType::kBF16, {D, c.freq_dim}}, {"time1_b", &W::time1_b, DType::kF32, {D}},
+          {"time2_w", &W::time2_w, DType::kBF16, {D, D}},       {"time2_b", &W::time2_b, DType::kF32, {D}},
+          {"proj_w", &W::proj_w, DType::kBF16, {6 * D, D}},     {"proj_b", &W::proj_b, DType::kF32, {6 * D}},
+          {"head_mod", &W::head_mod, DType::kF32, {2, D}},      {"head_w", &W::head_w, DType::kBF16, {pout, D}},
+          {"head_b", &W::head_b, DType::kBF16, {pout}}};
+}
+
+const char* format_tag(WeightFormat f) {
+  return f == WeightFormat::kFP8 ? "fp8" : f == WeightFormat::kInt8 ? "int8" : "bf16";
+}
+
+}  // namespace
+
+std::vector<io::SafetensorsEntry> DitCuda::load_ready_entries() const {
+  if (packs_.size() != static_cast<size_t>(cfg_.layers)) {
+    throw Error(ErrorCode::kInvalidArgument, "DitCuda::load_ready_entries: weights not loaded");
+  }
+  std::vector<io::SafetensorsEntry> e;
+  for (const NonBlock& nb : non_block_weights(cfg_)) e.push_back({nb.name, nb.dtype, nb.shape});
+  const int64_t bytes = static_cast<int64_t>(detail::pack_layout(cfg_, format_).bytes);
+  for (int64_t i = 0; i < cfg_.layers; ++i) {
+    const std::string b = "blocks." + std::to_string(i) + ".";
+    e.push_back({b + "modulation", DType::kF32, {6, cfg_.dim}});
+    e.push_back({b + "pack", DType::kU8, {bytes}});
+  }
+  return e;
+}
+
+Tensor DitCuda::load_ready_tensor(size_t i, cudaStream_t st) const {
+  const std::vector<NonBlock> nb = non_block_weights(cfg_);
+  const Tensor* t = nullptr;
+  if (i < nb.size()) {
+    t = &(w_.*(nb[i].member));
+  } else {
+    const size_t k = i - nb.size(), block = k / 2;
+    if (block >= packs_.size()) throw Error(ErrorCode::kInvalidArgument, "DitCuda::load_ready_tensor: no entry " + std::to_string(i));
+    t = k % 2 == 0 ? &w_.blocks[block].modulation : &packs_[block];
+  }
+  if (!t->device().is_cuda()) return *t;  // a pinned pack: written as it is
+  Tensor host = Tensor::empty(t->shape(), t->dtype());
+  WAN22_CUDA_CHECK(cudaMemcpyAsync(host.raw_data(), t->raw_data(), t->nbytes(), cudaMemcpyDeviceToHost, st));
+  WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+  return host;
+}
+
+std::string DitCuda::load_ready_signature(WeightFormat format) const {
+  const detail::PackLayout l = detail::pack_layout(cfg_, format);
+  std::ostringstream s;
+  s << "cuda dit " << format_tag(format) << " pack " << l.bytes << " entries";
+  for (const auto& e : l.entries) s << ' ' << e.name << '@' << e.offset;
+  s << " dim " << cfg_.dim << " ffn " << cfg_.ffn_dim << " heads " << cfg_.heads << " layers " << cfg_.layers
+    << " text " << cfg_.text_dim << " freq " << cfg_.freq_dim << " in " << cfg_.in_dim << " out " << cfg_.out_dim
+    << " patch " << cfg_.patch_t << 'x' << cfg_.patch_h << 'x' << cfg_.patch_w;
+  return s.str();
+}
+
+void DitCuda::load_ready(const io::TensorSource& src, cudaStream_t st, const DitLoadOptions& opts) {
+  std::map<std::string, const io::TensorInfo*> by_name;
+  for (const auto& t : src.tensors()) by_name[t.name] = &t;
+  auto get = [&](const std::string& name, DType dt, const Shape& shape) -> Tensor {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      throw Error(ErrorCode::kCorruptData, src.path() + ": load-ready DiT weights lack '" + name + "'");
+    }
+    const io::TensorInfo& info = *it->second;
+    if (info.dtype != dt || info.shape != shape) {
+      throw Error(ErrorCode::kCorruptData, src.path() + ": load-ready DiT weight '" + name + "' is " +
+                                               dtype_name(info.dtype) + " " + shape_str(info.shape) + ", expected " +
+                                               dtype_name(dt) + " " + shape_str(shape));
+    }
+    return src.load(info);  // a view into the mapping
+  };
+  auto to_device = [&](const Tensor& host) {
+    Tensor d = Tensor::empty(host.shape(), host.dtype(), gpu());
+    WAN22_CUDA_CHECK(cudaMemcpyAsync(d.raw_data(), host.raw_data(), host.nbytes(), cudaMemcpyHostToDevice, st));
+    return d;
+  };
+  stop_streaming();
+  packs_.clear();
+  w_ = DitWeights{};
+  format_ = opts.format;
+  for (const NonBlock& nb : non_block_weights(cfg_)) w_.*(nb.member) = to_device(get(nb.name, nb.dtype, nb.shape));
+  const int nl = static_cast<int>(cfg_.layers);
+  const int n_res = opts.resident_blocks < 0 || opts.resident_blocks > nl ? nl : opts.resident_blocks;
+  const int64_t bytes = static_cast<int64_t>(detail::pack_layout(cfg_, format_).bytes);
+  w_.blocks.assign(static_cast<size_t>(nl), DitBlockWeights{});
+  packs_.assign(static_cast<size_t>(nl), Tensor());
+  for (int i = 0; i < nl; ++i) {
+    const std::string b = "blocks." + std::to_string(i) + ".";
+    w_.blocks[static_cast<size_t>(i)].modulation = to_device(get(b + "modulation", DType::kF32, {6, cfg_.dim}));
+    const Tensor mapped = get(b + "pack", DType::kU8, {bytes});
+    Tensor& pack = packs_[static_cast<size_t>(i)];
+    if (i < n_res) {
+      pack = to_device(mapped);
+    } else {
+      pack = pinned_empty({bytes}, DType::kU8);
+      std::memcpy(pack.raw_data(), mapped.raw_data(), static_cast<size_t>(bytes));
     }
     rebuild_views(static_cast<size_t>(i));
   }

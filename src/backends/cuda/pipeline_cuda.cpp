@@ -10,6 +10,7 @@
 
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/dit_cache.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/pipeline_cuda_kernels.h"
@@ -177,6 +178,11 @@ struct CudaEngine::Impl {
     allocator()->empty_cache();  // what left the device goes back to it
   }
 
+  // The DiT's weights from the checkpoint, through the model cache when it is on (dit_cache.h).
+  std::string load_dit_weights(DitCuda& d, const io::WeightStore& ws, const DitLoadOptions& lo, double* write_s) {
+    return load_dit_cached(d, ws, lo, opts.model_cache, st(), [this](const std::string& m) { notice(m); }, write_s);
+  }
+
   // DiT weights in another format (backoff to fp8): rebuilt from the checkpoint or the seed.
   void reload_dit() {
     const WeightFormat f = dit_format();
@@ -189,7 +195,7 @@ struct CudaEngine::Impl {
       DitLoadOptions lo;
       lo.resident_blocks = 0;
       lo.format = f;
-      dit->load(ws, st(), lo);
+      load_dit_weights(*dit, ws, lo, nullptr);
     } else {
       dit->init_random(seed + 2, st(), f);
       dit->release_device_weights(st());
@@ -368,7 +374,7 @@ class CudaGuidedModel final : public pipeline::GuidedModel {
       io::WeightStore ws = pipeline::open_dit_weights(*m_.paths);
       DitLoadOptions lo;
       lo.resident_blocks = 0;  // pinned host memory, streamed: the budget holds
-      ref.load(ws, m_.st(), lo);
+      m_.load_dit_weights(ref, ws, lo, nullptr);
       if (m_.opts.cudnn_attention) ref.use_cudnn_attention(true);
       ref.forward(cond_inputs(latent, t), ref_out, m_.st());
     }
@@ -459,6 +465,8 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
     im->t5 = T5Cuda::load(p.t5, p.t5_config, st, to);
     return streamed_text ? "cuda, streamed from pinned host memory" : "cuda";
   };
+  std::string cache_state;   // what the model cache did for the DiT
+  double cache_write_s = 0;
   auto load_dit = [&]() -> std::string {
     io::WeightStore ws = pipeline::open_dit_weights(p);
     im->dit_cfg = pipeline::dit_config_for(p, ws);
@@ -467,8 +475,9 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
     // Streamed: the blocks wait in pinned host memory until denoising starts.
     lo.resident_blocks = im->plan.dit == plan::Placement::kResident ? -1 : 0;
     lo.format = im->dit_format();
+    double write_s = 0;
     try {
-      im->dit->load(ws, st, lo);
+      cache_state = im->load_dit_weights(*im->dit, ws, lo, &write_s);
     } catch (const Error& e) {
       if (e.code() != ErrorCode::kOutOfMemory || !opts.backoff_on_oom || lo.resident_blocks == 0) throw;
       // Resident weights do not fit (the budget or the device): stream them instead.
@@ -479,8 +488,9 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
       im->dit = std::make_unique<DitCuda>(dit_config_from(im->dit_cfg));
       allocator()->empty_cache();
       lo.resident_blocks = 0;
-      im->dit->load(ws, st, lo);
+      cache_state = im->load_dit_weights(*im->dit, ws, lo, &write_s);
     }
+    cache_write_s = write_s;
     if (opts.cudnn_attention) im->dit->use_cudnn_attention(true);
     return std::string("cuda, ") + plan::format_name(im->plan.dit_format) +
            (im->plan.dit == plan::Placement::kResident ? "" : ", streamed from pinned host memory");
@@ -519,6 +529,10 @@ std::unique_ptr<CudaEngine> CudaEngine::load(const pipeline::CheckpointPaths& p,
     cl.host_peak_bytes = static_cast<double>(bench::peak_rss_bytes());
     if (!hwm_reset) cl.where += " (host peak since process start: the kernel refused the reset)";
     cl.device_bytes = static_cast<double>(allocator()->caching_stats().current_bytes) - dev0;
+    if (c == "unet") {
+      cl.cache = cache_state;
+      cl.cache_write_seconds = cache_write_s;
+    }
     record(c == "text_encoder" ? "load_text_encoder" : c == "unet" ? "load_dit" : "load_vae", t0);
     im->loads.push_back(cl);
     if (opts.clear_cache_between) {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "io/model_cache.h"
 #include "models/dit/dit_config.h"
 #include "models/text/t5_config.h"
 #include "models/vae/vae_config.h"
@@ -72,6 +73,11 @@ struct CudaEngineOptions {
   // host staging memory to the system between them.
   std::vector<std::string> component_order = {"text_encoder", "unet", "vae"};
   bool clear_cache_between = true;
+  // The model cache (model_caching.*, io/model_cache.h): the DiT's converted / quantized weights in
+  // load-ready form, keyed by the checkpoint files and the format. A first load converts and writes
+  // an entry (LRU within the size); later loads (this process or another) read the entry instead of
+  // converting. Off by default here; `wan22 generate` turns it on from the config.
+  io::ModelCacheOptions model_cache;
 };
 
 // One component's load (CudaEngine::load_report): time, host memory after it and the host
@@ -83,6 +89,10 @@ struct ComponentLoad {
   double host_rss_bytes = 0;  // resident set after the component
   double host_peak_bytes = 0; // VmHWM while it loaded (reset before it where the kernel allows)
   double device_bytes = 0;    // caching allocator bytes it added
+  // The model cache (the DiT): "" when off, "hit: <entry> in <dir>", "miss, stored: ...",
+  // "miss, not stored: <why>", "unavailable"; seconds spent writing the entry (part of `seconds`).
+  std::string cache;
+  double cache_write_seconds = 0;
 };
 
 // The device memory of one stage as the engine ran it (the last run of that stage).

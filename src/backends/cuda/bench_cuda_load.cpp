@@ -1,0 +1,177 @@
+// The "load" part of the GPU bench (bench_cuda.h): the TI2V-5B DiT loaded from a checkpoint on disk,
+// with and without the model cache, each from a cold page cache.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "backends/cuda/bench_cuda.h"
+#include "backends/cuda/cuda_check.h"
+#include "backends/cuda/device.h"
+#include "backends/cuda/dit_cache.h"
+#include "backends/cuda/dit_cuda.h"
+#include "backends/cuda/kernels.h"
+#include "backends/cuda/pipeline_cuda.h"
+#include "core/status.h"
+#include "io/model_cache.h"
+#include "io/safetensors.h"
+#include "io/weight_store.h"
+#include "models/weight_shapes.h"
+
+namespace wan22::cuda {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+bench::Metric metric(const std::string& name, double v, const std::string& unit, const std::string& note) {
+  bench::Metric m;
+  m.name = name;
+  m.value = v;
+  m.unit = unit;
+  m.better = bench::Better::kLower;
+  m.note = note;
+  return m;
+}
+
+// Writes the file's dirty pages and drops it from the page cache, so the next read comes from the
+// disk. Returns false when the kernel refused.
+bool drop_from_page_cache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  const bool ok = ::fdatasync(fd) == 0 && ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+  ::close(fd);
+  return ok;
+}
+
+void drop_dir_from_page_cache(const std::string& dir, bool* all_ok) {
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    if (e.is_regular_file() && !drop_from_page_cache(e.path().string())) *all_ok = false;
+  }
+}
+
+// A TI2V-5B DiT checkpoint with random bf16 weights under the official key names (drawn on the GPU).
+void write_random_checkpoint(const std::string& path, cudaStream_t st) {
+  const models::WeightShapes shapes = models::dit_weight_shapes(models::DitShape{});
+  std::vector<io::SafetensorsEntry> entries;
+  for (const auto& [name, shape] : shapes) entries.push_back({name, DType::kBF16, shape});
+  io::write_safetensors_streamed(path, entries, [&](size_t i) {
+    const Shape& s = entries[i].shape;
+    int64_t fan_in = 1;
+    for (size_t d = 1; d < s.size(); ++d) fan_in *= s[d];
+    const float a = s.size() >= 2 ? static_cast<float>(std::sqrt(3.0 / static_cast<double>(fan_in))) : 0.02f;
+    Tensor d = Tensor::empty(s, DType::kBF16, Device::cuda(0));
+    fill_uniform_bf16(static_cast<bf16*>(d.raw_data()), d.numel(), 1000 + i, -a, a, st);
+    Tensor h = Tensor::empty(s, DType::kBF16);
+    WAN22_CUDA_CHECK(cudaMemcpyAsync(h.raw_data(), d.raw_data(), d.nbytes(), cudaMemcpyDeviceToHost, st));
+    WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+    return h;
+  });
+}
+
+}  // namespace
+
+std::vector<bench::Metric> run_load_bench(const BenchOptions& o) {
+  std::vector<bench::Metric> out;
+  std::string base = o.scratch_dir;
+  if (base.empty()) {
+    const char* t = std::getenv("TMPDIR");
+    base = t && *t ? t : "/tmp";
+  }
+  const std::string dir = base + "/wan22-load-bench-" + std::to_string(static_cast<long>(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/checkpoint");
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  const std::string ckpt = dir + "/checkpoint/diffusion_pytorch_model.safetensors";
+  auto progress = [&](const std::string& m) {
+    if (o.on_progress) o.on_progress(m);
+  };
+  cudaStream_t st = nullptr;
+  WAN22_CUDA_CHECK(cudaStreamCreate(&st));
+  struct StreamGuard {
+    cudaStream_t s;
+    ~StreamGuard() { cudaStreamDestroy(s); }
+  } sg{st};
+
+  auto t0 = Clock::now();
+  write_random_checkpoint(ckpt, st);
+  const double ckpt_gib = static_cast<double>(fs::file_size(ckpt)) / (1024.0 * 1024 * 1024);
+  progress("load: wrote a random TI2V-5B DiT checkpoint (bf16, " + std::to_string(ckpt_gib).substr(0, 5) + " GiB) in " +
+           std::to_string(since(t0)).substr(0, 5) + " s under " + dir);
+  bool cold = true;
+  const std::string where = "the TI2V-5B DiT (random bf16 checkpoint, " + std::to_string(ckpt_gib).substr(0, 5) +
+                            " GiB, safetensors) loaded onto the device, all blocks resident";
+  io::ModelCacheOptions co;
+  co.enabled = true;
+  co.location = dir + "/cache";
+  co.size_gb = 64;
+  const DitConfig cfg = dit_config_from(ti2v_5b_dit_config());
+  for (WeightFormat f : {WeightFormat::kBF16, WeightFormat::kFP8}) {
+    const std::string fmt = f == WeightFormat::kFP8 ? "fp8" : "bf16";
+    auto timed = [&](const io::ModelCacheOptions& cache, double* write_s, std::string* state) {
+      drop_dir_from_page_cache(dir, &cold);
+      allocator()->empty_cache();
+      const auto t = Clock::now();
+      {
+        io::WeightStore ws = io::WeightStore::open(ckpt);
+        DitCuda dit(cfg);
+        DitLoadOptions lo;
+        lo.format = f;
+        *state = load_dit_cached(dit, ws, lo, cache, st, progress, write_s);
+        WAN22_CUDA_CHECK(cudaStreamSynchronize(st));
+      }
+      return since(t);
+    };
+    double w = 0;
+    std::string state;
+    io::ModelCacheOptions off;
+    const double plain = timed(off, &w, &state);
+    out.push_back(metric("load_dit_" + fmt + "_checkpoint_s", plain, "s",
+                         where + ", " + fmt + ", converted from the checkpoint (no model cache), cold page cache"));
+    const double first = timed(co, &w, &state);
+    out.push_back(metric("load_dit_" + fmt + "_cache_first_s", first, "s",
+                         where + ", " + fmt + ", model cache miss: converted and written (" + state + ")"));
+    out.push_back(metric("load_dit_" + fmt + "_cache_write_s", w, "s", "writing the model cache entry (part of the first load)"));
+    const double second = timed(co, &w, &state);
+    out.push_back(metric("load_dit_" + fmt + "_cache_second_s", second, "s",
+                         where + ", " + fmt + ", model cache hit, cold page cache (" + state + ")"));
+    if (state.rfind("hit", 0) != 0) progress("load: the second " + fmt + " load did not hit the cache: " + state);
+    // warm: the entry in the page cache (a second generation right after the first)
+    const auto t = Clock::now();
+    {
+      io::WeightStore ws = io::WeightStore::open(ckpt);
+      DitCuda dit(cfg);
+      DitLoadOptions lo;
+      lo.format = f;
+      load_dit_cached(dit, ws, lo, co, st, progress, &w);
+    }
+    out.push_back(metric("load_dit_" + fmt + "_cache_second_warm_s", since(t), "s",
+                         where + ", " + fmt + ", model cache hit, entry in the page cache"));
+    for (const auto& e : io::ModelCache::from_options(co).list()) {
+      if (e.metadata.count("format") && e.metadata.at("format") == fmt) {
+        out.push_back(metric("load_dit_" + fmt + "_cache_entry_gib", static_cast<double>(e.bytes) / (1024.0 * 1024 * 1024),
+                             "GiB", "size of the model cache entry"));
+      }
+    }
+    progress("load: " + fmt + ": checkpoint " + std::to_string(plain).substr(0, 5) + " s, cache first " +
+             std::to_string(first).substr(0, 5) + " s, second " + std::to_string(second).substr(0, 5) + " s");
+  }
+  if (!cold) {
+    for (auto& m : out) m.note += " (the kernel refused to drop the page cache: reads may be warm)";
+  }
+  return out;
+}
+
+}  // namespace wan22::cuda
