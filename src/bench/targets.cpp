@@ -86,7 +86,7 @@ std::vector<TargetCheck> check_targets(const std::vector<Metric>& metrics,
     const Metric* m = resolve(metrics, spec.key);
     if (!m) {
       c.note = spec.key == "peak_vram_gb"
-                   ? "no device memory measured (CPU run; host RSS is peak_rss_gib)"
+                   ? "no device memory measured in this run (host RSS is peak_rss_gib)"
                    : "this run has no such workload";
       out.push_back(c);
       continue;

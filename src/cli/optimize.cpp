@@ -175,6 +175,10 @@ std::optional<plan::ValidationResult> validate_on_gpu(const plan::Workload& w, c
   bo.workloads = {wl};
   bo.generate_workloads = {wl};
   bo.generate_steps = std::max(1, vo.steps);
+  if (vo.budget_gib > 0) {
+    bo.vram_budget_gib = vo.budget_gib;  // the bench plans this budget and runs that plan
+    bo.budget_only = true;
+  }
   bo.repeats = 1;
   bo.warmup = 0;
   const std::vector<bench::Metric> metrics = cuda::run_bench(bo);
@@ -278,6 +282,7 @@ int run_optimize(int argc, char** argv) {
   if (a.validate) {
     plan::ValidateOptions vo;
     vo.steps = a.validate_steps;
+    vo.budget_gib = opt.budget_gib;  // a budgeted plan is validated under that budget
     std::error_code ec;
     if (std::filesystem::exists(model_name, ec)) vo.checkpoint = model_name;
     std::optional<plan::ValidationResult> gv;

@@ -51,6 +51,9 @@ struct ValidateOptions {
   double time_tolerance = 0.5;
   double memory_tolerance = 0.25;
   double gpu_memory_tolerance = 0.15;  // the GPU check of the whole-generation peak (issue 7)
+  // GPU: > 0 runs the generation under this VRAM budget (the planner's plan for it) and checks that
+  // plan's predicted step time and process peak; 0: everything resident.
+  double budget_gib = 0;
 };
 
 // Runs `o.steps` denoising steps of `w` (size, frames, guidance; CFG as the pipeline runs it) on
@@ -69,7 +72,9 @@ std::string gpu_bench_sizes();
 // Checks the run's median denoising step (generate_<wl>_<steps>steps_step_s) against the time
 // model and the generation's allocator peak (peak_vram_gib_generate_<wl>) against the memory model,
 // both for the plan the bench runs (bench::peak_workload: everything resident, CFG as the CUDA DiT
-// batches it, the VAE's buffer reuse on; the engine holds every component).
+// batches it, the VAE's buffer reuse on; the engine holds every component). With o.budget_gib > 0:
+// the budgeted run's generate_<wl>_budget<B>[_<steps>steps]_{step_s,peak_gib} against the
+// predicted_* the bench reported for the plan it ran.
 ValidationResult validate_gpu_metrics(const Workload& w, const Hardware& hw, const std::vector<bench::Metric>& metrics,
                                       int steps, const ValidateOptions& o);
 

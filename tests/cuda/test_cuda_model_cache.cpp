@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <unistd.h>
 
+#include "backends/cuda/dit_cache.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/pipeline_cuda.h"
 #include "cuda_test_util.h"
@@ -16,6 +17,7 @@
 #include "io/safetensors.h"
 #include "io/weight_store.h"
 #include "pipeline/model_loading.h"
+#include "pipeline/ti2v_pipeline.h"
 
 #include "../golden/test_pipeline_case.h"
 
@@ -137,6 +139,37 @@ TEST(CudaModelCache, EntryOverTheLimitIsNotStoredAndSaysSo) {
   bool said = false;
   for (const auto& n : notices) said |= n.find("larger than the cache limit") != std::string::npos;
   EXPECT_TRUE(said);
+  fs::remove_all(dir);
+}
+
+// The quantization check's bf16 reference reads the cache but never writes to it (it would evict the
+// fp8 entry the generation uses); the entry's key covers only the DiT's own files.
+TEST(CudaModelCache, QualityCheckReferenceDoesNotWriteAnEntry) {
+  REQUIRE_GPU();
+  const std::string dir = cache_dir("quality");
+  auto o = cached_options(dir, plan::WeightFormat::kFP8, false);
+  o.quality_threshold = 0.5;
+  auto engine = cuda::CudaEngine::load(test::golden_pipeline_paths(), o);
+  cuda::CudaEngine* e = engine.get();
+  pipeline::Ti2vPipeline pipe(std::move(engine));
+  const auto fx = io::WeightStore::open(test::golden_dir() + "/pipeline_t2v.safetensors");
+  const auto cfg = test::pipeline_manifest()["cases"]["pipeline_t2v"];
+  pipeline::DenoiseParams p;
+  p.steps = 1;
+  p.shift = cfg["shift"];
+  p.guidance = cfg["guide"];
+  pipe.denoise(fx.get_f32("noise"), fx.get_f32("context"), fx.get_f32("context_null"), Tensor(), p, {});
+  EXPECT_GT(e->quality_cosine(), 0.9);
+  io::ModelCache cache(dir, 1ull << 30);
+  const auto entries = cache.list();
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].metadata.at("format"), "fp8");
+  // The source files are the DiT's: no VAE or text encoder file in the key.
+  const io::WeightStore ws = pipeline::open_dit_weights(test::golden_pipeline_paths());
+  for (const auto& f : cuda::dit_source_files(e->dit(), ws)) {
+    EXPECT_EQ(f.find("VAE"), std::string::npos) << f;
+    EXPECT_EQ(f.find("t5"), std::string::npos) << f;
+  }
   fs::remove_all(dir);
 }
 

@@ -440,6 +440,7 @@ struct PlannedRun {
   plan::MemoryEstimate memory;  // the memory model's stages (allocator + workspaces + margin)
   double context = 0;           // device bytes outside the allocator before the engine (CUDA context)
   double predicted_peak = 0;    // bytes: the largest stage + the context
+  double predicted_step_s = 0;  // the time model's denoising step for the plan
   double stage_peak(plan::Stage s) const {
     const plan::StageMemory* m = memory.stage(s);
     return m ? m->device_bytes + context : 0.0;
@@ -482,6 +483,7 @@ PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int
   r.memory = pr.memory;
   r.context = context;
   r.predicted_peak = pr.memory.peak_device + r.context;
+  r.predicted_step_s = pr.time.step_s;
   return r;
 }
 
@@ -618,6 +620,8 @@ std::vector<Metric> run_bench(const BenchOptions& opts) {
       }
       r.metrics.push_back(value_metric("predicted_generate_" + tag + "_peak_gib", pr.predicted_peak / plan::kGiB, "GiB",
                                        bench::Better::kLower, pnote));
+      r.metrics.push_back(value_metric("predicted_generate_" + tag + "_step_s", pr.predicted_step_s, "s",
+                                       bench::Better::kLower, "the planner's time model for this plan: one denoising step"));
       // The slowdown against the unconstrained generation of this run, where it ran.
       const std::string free_name = "generate_" + std::string(opts.dit_fp8 ? "fp8_" : "") + w.name + "_" +
                                     std::to_string(opts.generate_steps) + "steps_s";

@@ -159,6 +159,8 @@ class DitCuda {
   // What the load-ready bytes depend on besides the checkpoint (format, pack layout, sizes): part of
   // a cache key.
   std::string load_ready_signature(WeightFormat format) const;
+  // The official (canonical) checkpoint keys load() reads.
+  std::vector<std::string> checkpoint_keys() const;
   // Loads weights written from load_ready_entries() in opts.format (a model cache entry): tensors go
   // from `src` (mapped) straight into place, resident packs to the device, streamed ones to pinned
   // host memory. Throws Error(kCorruptData) naming the tensor when one is missing or has another

@@ -149,6 +149,22 @@ void fill_block_bf16(const io::WeightStore& ws, int64_t index, const detail::Pac
 
 }  // namespace
 
+std::vector<std::string> DitCuda::checkpoint_keys() const {
+  std::vector<std::string> k = {"patch_embedding.weight", "patch_embedding.bias", "text_embedding.0.weight",
+                                "text_embedding.0.bias",  "text_embedding.2.weight", "text_embedding.2.bias",
+                                "time_embedding.0.weight", "time_embedding.0.bias", "time_embedding.2.weight",
+                                "time_embedding.2.bias",  "time_projection.1.weight", "time_projection.1.bias",
+                                "head.modulation",        "head.head.weight",       "head.head.bias"};
+  for (int64_t i = 0; i < cfg_.layers; ++i) {
+    const std::string prefix = "blocks." + std::to_string(i) + ".";
+    k.push_back(prefix + "modulation");
+    for (const Source& src : block_sources()) {
+      for (const auto& part : src.parts) k.push_back(prefix + part);
+    }
+  }
+  return k;
+}
+
 void DitCuda::load(const io::WeightStore& ws, cudaStream_t st, const DitLoadOptions& opts) {
   const int64_t D = cfg_.dim, nl = cfg_.layers;
   const int64_t pin = cfg_.in_dim * cfg_.patch_t * cfg_.patch_h * cfg_.patch_w;

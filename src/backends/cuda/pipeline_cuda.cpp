@@ -179,8 +179,10 @@ struct CudaEngine::Impl {
   }
 
   // The DiT's weights from the checkpoint, through the model cache when it is on (dit_cache.h).
-  std::string load_dit_weights(DitCuda& d, const io::WeightStore& ws, const DitLoadOptions& lo, double* write_s) {
-    return load_dit_cached(d, ws, lo, opts.model_cache, st(), [this](const std::string& m) { notice(m); }, write_s);
+  std::string load_dit_weights(DitCuda& d, const io::WeightStore& ws, const DitLoadOptions& lo, double* write_s,
+                               bool write_cache = true) {
+    return load_dit_cached(d, ws, lo, opts.model_cache, st(), [this](const std::string& m) { notice(m); }, write_s,
+                           write_cache);
   }
 
   // DiT weights in another format (backoff to fp8): rebuilt from the checkpoint or the seed.
@@ -374,7 +376,7 @@ class CudaGuidedModel final : public pipeline::GuidedModel {
       io::WeightStore ws = pipeline::open_dit_weights(*m_.paths);
       DitLoadOptions lo;
       lo.resident_blocks = 0;  // pinned host memory, streamed: the budget holds
-      m_.load_dit_weights(ref, ws, lo, nullptr);
+      m_.load_dit_weights(ref, ws, lo, nullptr, /*write_cache=*/false);  // one forward: never evict for it
       if (m_.opts.cudnn_attention) ref.use_cudnn_attention(true);
       ref.forward(cond_inputs(latent, t), ref_out, m_.st());
     }
