@@ -249,9 +249,10 @@ plan::Plan cuda_plan(const config::Settings& settings, const pipeline::Checkpoin
     so.use_hwloc = false;
     const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
     plan::PlannerOptions po = plan::planner_options(settings);
-    // The memory model counts the library workspaces; the CUDA context comes off the budget here.
+    // The planner lays out what the engine will cap its allocator at: the budget minus the CUDA
+    // context and the workspace reserve.
     const double context = cuda::device_context_bytes();
-    if (po.budget_gib > 0) po.budget_gib = std::max(0.25, po.budget_gib - context / plan::kGiB);
+    if (po.budget_gib > 0) po.budget_gib = cuda::planner_budget_gib(po.budget_gib);
     const plan::PlanResult r = plan::make_plan(m, w, hw, po);  // kOutOfMemory names the smallest budget
     p = r.plan;
     *line = "memory plan for " + r.device + " (" + r.budget_source + "): " + p.str() + "; predicted peak " +

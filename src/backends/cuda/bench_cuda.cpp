@@ -460,13 +460,13 @@ PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int
   perf::SysinfoOptions so;
   so.use_hwloc = false;
   const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
-  // The memory model counts the library workspaces itself: the planner gets the budget minus the
-  // CUDA context (the engine caps its allocator at the budget minus context and a workspace reserve).
+  // The planner lays out what the engine caps its allocator at (the budget minus the CUDA context
+  // and the workspace reserve: planner_budget_gib); the predictions add the context back.
   const double context = device_context_bytes();
   plan::PlannerOptions po;
-  po.budget_gib = (opts.vram_budget_gib * plan::kGiB - context) / plan::kGiB;
+  po.budget_gib = planner_budget_gib(opts.vram_budget_gib);
   const double vae_cap = opts.vae_budget_gib > 0 ? opts.vae_budget_gib : opts.vram_budget_gib / 2;
-  po.vae_budget_gib = std::max(0.25, (vae_cap * plan::kGiB - context) / plan::kGiB);
+  po.vae_budget_gib = planner_budget_gib(vae_cap);
   po.allow_quantization = false;
   PlannedRun r;
   if (opts.dit_fp8) {
