@@ -247,12 +247,12 @@ plan::Plan cuda_plan(const config::Settings& settings, const pipeline::Checkpoin
     w.image_to_video = !req.image_path.empty() || m.needs_image;
     perf::SysinfoOptions so;
     so.use_hwloc = false;
-    const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
+    plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
     plan::PlannerOptions po = plan::planner_options(settings);
-    // The planner lays out what the engine will cap its allocator at: the budget minus the CUDA
-    // context and the workspace reserve.
+    // The budget covers the process: the planner takes off the CUDA context (measured now) and the
+    // workspace reserve, as the engine does when it caps its allocator.
     const double context = cuda::device_context_bytes();
-    if (po.budget_gib > 0) po.budget_gib = cuda::planner_budget_gib(po.budget_gib);
+    if (hw.gpu) hw.gpu->context_bytes = static_cast<uint64_t>(context);
     const plan::PlanResult r = plan::make_plan(m, w, hw, po);  // kOutOfMemory names the smallest budget
     p = r.plan;
     *line = "memory plan for " + r.device + " (" + r.budget_source + "): " + p.str() + "; predicted peak " +

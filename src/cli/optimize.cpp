@@ -25,6 +25,7 @@
 #ifdef WAN22_HAVE_CUDA
 #include "backends/cuda/bench_cuda.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/pipeline_cuda.h"
 #endif
 
 namespace wan22::cli {
@@ -156,14 +157,22 @@ plan::Hardware this_machine() {
 #else
   perf::attach_cuda_gpus(info, {}, "this wan22 was built without the CUDA backend");
 #endif
-  return plan::hardware_from_sysinfo(info);
+  plan::Hardware hw = plan::hardware_from_sysinfo(info);
+#ifdef WAN22_HAVE_CUDA
+  // A budget covers the process: the context is measured here, as the engine measures it.
+  if (hw.gpu && n > 0) {
+    cuda::init();
+    hw.gpu->context_bytes = static_cast<uint64_t>(cuda::device_context_bytes());
+  }
+#endif
+  return hw;
 }
 
 // `--validate` of a GPU plan: a short run of the CUDA workloads (cuda::run_bench: the whole
 // generation of the plan's size with a few steps) compared with the predictions. nullopt when
 // this build or machine cannot run it (the caller falls back to the CPU validation).
 std::optional<plan::ValidationResult> validate_on_gpu(const plan::Workload& w, const plan::Hardware& hw,
-                                                      const plan::ValidateOptions& vo) {
+                                                      const plan::ValidateOptions& vo, const plan::Plan& plan) {
 #ifdef WAN22_HAVE_CUDA
   if (!hw.gpu || cuda::device_count() == 0) return std::nullopt;
   const std::string wl = plan::gpu_bench_workload(w);
@@ -176,8 +185,9 @@ std::optional<plan::ValidationResult> validate_on_gpu(const plan::Workload& w, c
   bo.generate_workloads = {wl};
   bo.generate_steps = std::max(1, vo.steps);
   if (vo.budget_gib > 0) {
-    bo.vram_budget_gib = vo.budget_gib;  // the bench plans this budget and runs that plan
+    bo.vram_budget_gib = vo.budget_gib;  // the engine runs the plan printed above under this budget
     bo.budget_only = true;
+    bo.budget_plan = plan;
   }
   bo.repeats = 1;
   bo.warmup = 0;
@@ -187,6 +197,7 @@ std::optional<plan::ValidationResult> validate_on_gpu(const plan::Workload& w, c
   (void)w;
   (void)hw;
   (void)vo;
+  (void)plan;
   return std::nullopt;
 #endif
 }
@@ -286,7 +297,7 @@ int run_optimize(int argc, char** argv) {
     std::error_code ec;
     if (std::filesystem::exists(model_name, ec)) vo.checkpoint = model_name;
     std::optional<plan::ValidationResult> gv;
-    if (r.plan.on_gpu) gv = validate_on_gpu(w, hw, vo);
+    if (r.plan.on_gpu) gv = validate_on_gpu(w, hw, vo, r.plan);
     plan::ValidationResult v;
     if (gv) {
       v = std::move(*gv);

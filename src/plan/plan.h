@@ -37,6 +37,10 @@ struct Workload {
 // The CUDA DiT batches the CFG pair (Plan::cfg_batch) only up to this many tokens per branch
 // (DitCuda's kAuto: measured faster there, slower above); above it the branches run one after the other.
 constexpr long long kCfgBatchMaxTokens = 8192;
+// Device memory the CUDA engine keeps outside its caching allocator for the cuBLASLt / cuDNN / conv
+// workspaces that come with the first calls: a VRAM budget covers the whole process, so the engine
+// caps its allocator at budget - CUDA context - this, and the planner lays out the same figure.
+constexpr double kWorkspaceReserveBytes = 384.0 * 1024 * 1024;
 
 struct Plan {
   bool on_gpu = true;                       // false: everything on the CPU (budget = RAM)

@@ -85,7 +85,8 @@ ValidationResult validate_gpu_metrics(const Workload& w, const Hardware& hw, con
     r.checks.push_back({"denoise step time", pstep->value, step->value, o.time_tolerance, "s"});
     r.checks.push_back({"generation peak VRAM (process)", ppeak->value, peak->value, o.gpu_memory_tolerance, "GiB"});
     r.notes.push_back("workload " + w.str() + " (" + wl + ") under --vram-budget " + b +
-                      " GiB: the plan the bench's planner made for it (budget minus the measured CUDA context)");
+                      " GiB: the plan above, run by the engine with its allocator capped at the budget minus the "
+                      "measured CUDA context and the workspace reserve");
     return r;
   }
   const std::string peak_name = "peak_vram_gib_generate_" + wl;

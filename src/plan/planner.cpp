@@ -25,15 +25,16 @@ struct Search {
   const Workload& w;
   const Hardware& hw;
   const PlannerOptions& o;
-  double budget = 0;
-  double ram_limit = 0;  // 0: unknown RAM, not checked
+  double budget = 0;      // what the plan's stages may hold (the allocator cap: budget - outside)
+  double vae_cap = 0;     // the VAE decode stage's cap in the same terms (0: none)
+  double ram_limit = 0;   // 0: unknown RAM, not checked
   int evals = 0;
 
   bool fits(const Plan& p, MemoryEstimate* out = nullptr) {
     ++evals;
     MemoryEstimate e = estimate_memory(m, w, p);
     bool ok = e.peak_device <= budget && (ram_limit <= 0 || e.host_bytes <= ram_limit) &&
-              (o.vae_budget_gib <= 0 || e.stage(Stage::kVaeDecode)->device_bytes <= o.vae_budget_gib * kGiB);
+              (vae_cap <= 0 || e.stage(Stage::kVaeDecode)->device_bytes <= vae_cap);
     // A CFG batch of 2 (chosen by the planner) only within the threshold's share of the budget.
     if (ok && o.dynamic_batch && p.cfg_batch && w.cfg() && p.on_gpu) {
       ok = e.stage(Stage::kDenoise)->device_bytes <= o.batch_threshold * budget;
@@ -188,6 +189,23 @@ double usable_device_bytes(const Hardware& hw) {
   return std::max(0.0, total - static_cast<double>(hw.gpu->context_bytes) - reserve);
 }
 
+double outside_allocator_bytes(const Hardware& hw) {
+  return hw.gpu ? static_cast<double>(hw.gpu->context_bytes) + kWorkspaceReserveBytes : 0.0;
+}
+
+namespace {
+// The stages' room under a process budget of `gib` (the engine's allocator cap), capped at the
+// usable device memory; 0 when the budget does not even cover what lies outside the allocator.
+double stage_room(double gib, const Hardware& hw) {
+  return std::max(0.0, std::min(gib * kGiB - outside_allocator_bytes(hw), usable_device_bytes(hw)));
+}
+std::string budget_words(double gib, const Hardware& hw) {
+  return "--vram-budget " + num(gib) + " GiB for the process, minus the CUDA context (" +
+         gib_str(static_cast<double>(hw.gpu->context_bytes)) + ") and the workspace reserve (" +
+         gib_str(kWorkspaceReserveBytes) + ")";
+}
+}  // namespace
+
 PlanResult evaluate_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, const Plan& p,
                          const PlannerOptions& o) {
   PlanResult r;
@@ -198,8 +216,8 @@ PlanResult evaluate_plan(const ModelSpec& m, const Workload& w, const Hardware& 
   if (p.on_gpu && !hw.gpu) throw Error(ErrorCode::kInvalidArgument, "the plan is for a GPU but the hardware has none");
   if (p.on_gpu) {
     const double usable = usable_device_bytes(hw);
-    r.budget_bytes = o.budget_gib > 0 ? std::min(o.budget_gib * kGiB, usable) : usable;
-    r.budget_source = o.budget_gib > 0 ? "--vram-budget " + num(o.budget_gib) + " GiB" : "device memory minus context and reserve";
+    r.budget_bytes = o.budget_gib > 0 ? stage_room(o.budget_gib, hw) : usable;
+    r.budget_source = o.budget_gib > 0 ? budget_words(o.budget_gib, hw) : "device memory minus context and reserve";
   } else {
     r.budget_bytes = static_cast<double>(hw.ram_bytes) * o.ram_fraction;
     r.budget_source = num(o.ram_fraction * 100) + "% of the RAM";
@@ -230,7 +248,7 @@ double smallest_budget(const ModelSpec& m, const Workload& w, const Hardware& hw
     }
   });
   if (smallest) *smallest = best_plan;
-  return best;
+  return best >= 1e299 ? best : best + outside_allocator_bytes(hw);
 }
 
 PlanResult make_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, const PlannerOptions& o) {
@@ -300,10 +318,11 @@ PlanResult make_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, 
 
   // ---- GPU ----
   const double usable = usable_device_bytes(hw);
-  s.budget = o.budget_gib > 0 ? std::min(o.budget_gib * kGiB, usable) : usable;
+  s.budget = o.budget_gib > 0 ? stage_room(o.budget_gib, hw) : usable;
+  if (o.vae_budget_gib > 0) s.vae_cap = std::max(0.0, o.vae_budget_gib * kGiB - static_cast<double>(hw.gpu->context_bytes));
   r.budget_bytes = s.budget;
-  r.budget_source = o.budget_gib > 0 ? "--vram-budget " + num(o.budget_gib) + " GiB" : "device memory minus context and reserve";
-  if (o.budget_gib * kGiB > usable)
+  r.budget_source = o.budget_gib > 0 ? budget_words(o.budget_gib, hw) : "device memory minus context and reserve";
+  if (o.budget_gib * kGiB - outside_allocator_bytes(hw) > usable)
     r.notes.push_back("the budget " + num(o.budget_gib) + " GiB is more than the usable device memory; capped at " +
                       gib_str(usable));
 
@@ -351,24 +370,26 @@ PlanResult make_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, 
     small.vae_overlap = overlap_for(small.vae_tile, o.overlap);
     small.vae_reuse_buffers = false;
     const double vae_need = estimate_memory(m, w, small).stage(Stage::kVaeDecode)->device_bytes;
-    if (vae_need > o.vae_budget_gib * kGiB)
+    if (vae_need > s.vae_cap)
       throw Error(ErrorCode::kOutOfMemory, "no VAE decode of " + w.str() + " fits --vae-budget " + num(o.vae_budget_gib) +
                                                " GiB: the smallest tile (" + std::to_string(small.vae_tile) +
-                                               " px) needs " + gib_str(vae_need));
+                                               " px) needs " + gib_str(vae_need) + " besides the CUDA context (" +
+                                               gib_str(static_cast<double>(hw.gpu->context_bytes)) + ")");
   }
   if (!found) {
     Plan smallest;
     const double need = smallest_budget(m, w, hw, o, &smallest);
-    std::string msg = "no plan for " + w.str() + " fits in a budget of " + gib_str(s.budget) + " on " + hw.gpu->name;
+    std::string msg = "no plan for " + w.str() + " fits in " + r.budget_source + " = " + gib_str(s.budget) + " on " +
+                      hw.gpu->name;
     if (need >= 1e299) {
       msg += ": even the smallest plan needs more host memory than " + num(o.ram_fraction * 100) + "% of " +
              gib_str(static_cast<double>(hw.ram_bytes)) + " RAM";
     } else {
       char buf[64];
       std::snprintf(buf, sizeof(buf), "%.2f", std::ceil(need / kGiB * 100) / 100);
-      msg += ": the smallest plan needs " + gib_str(need) + " (" + smallest.str() + "); give --vram-budget " + buf +
-             " or more";
-      if (need > usable) msg += " (more than this device's usable " + gib_str(usable) + ")";
+      msg += ": the smallest plan needs " + gib_str(need) + " with the context and reserve (" + smallest.str() +
+             "); give --vram-budget " + buf + " or more";
+      if (need - outside_allocator_bytes(hw) > usable) msg += " (more than this device's usable " + gib_str(usable) + ")";
     }
     throw Error(ErrorCode::kOutOfMemory, msg);
   }

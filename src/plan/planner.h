@@ -26,8 +26,12 @@
 namespace wan22::plan {
 
 struct PlannerOptions {
-  double budget_gib = 0;           // device memory budget; 0 = the whole device (minus context and a reserve)
-  double vae_budget_gib = 0;       // an extra cap on the VAE decode stage's peak (0: only the budget)
+  // Device memory budget of the whole process (GiB); 0 = the whole device (minus context and a
+  // reserve). The stages get the budget minus the CUDA context (Hardware's gpu->context_bytes:
+  // measured by the engine's callers, estimated for presets) and kWorkspaceReserveBytes: the figure
+  // the CUDA engine caps its allocator at.
+  double budget_gib = 0;
+  double vae_budget_gib = 0;       // an extra cap on the VAE decode stage's peak, context included (0: only the budget)
   bool allow_quantization = false; // fp8/int8 DiT weights whenever faster; else only when nothing fits in bf16
   bool force_cpu = false;          // plan for the CPU backend even when a GPU is present
   double ram_fraction = 0.85;      // share of the RAM a plan may use (pinned weights, CPU components, video)
@@ -58,8 +62,10 @@ struct PlanResult {
   int candidates = 0;              // plans evaluated
 };
 
-// The budget the planner checks: the option, capped at the usable device memory.
+// The whole device minus the context and a reserve: the room without a budget.
 double usable_device_bytes(const Hardware& hw);
+// What a budget does not give the stages: the CUDA context + kWorkspaceReserveBytes (0 without a GPU).
+double outside_allocator_bytes(const Hardware& hw);
 
 // Throws Error(kOutOfMemory) when no plan fits (the message names the smallest budget that fits and
 // that plan), Error(kInvalidArgument) for a bad workload.
@@ -70,7 +76,7 @@ PlanResult make_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, 
 PlanResult evaluate_plan(const ModelSpec& m, const Workload& w, const Hardware& hw, const Plan& p,
                          const PlannerOptions& o);
 
-// The smallest peak any plan reaches for this workload (ignoring the budget), and that plan.
+// The smallest process budget any plan fits (its peak + outside_allocator_bytes), and that plan.
 double smallest_budget(const ModelSpec& m, const Workload& w, const Hardware& hw, const PlannerOptions& o,
                        Plan* smallest = nullptr);
 

@@ -459,21 +459,22 @@ PlannedRun plan_for(const BenchOptions& opts, int64_t width, int64_t height, int
   w.guidance = 5.0;
   perf::SysinfoOptions so;
   so.use_hwloc = false;
-  const plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
-  // The planner lays out what the engine caps its allocator at (the budget minus the CUDA context
-  // and the workspace reserve: planner_budget_gib); the predictions add the context back.
+  plan::Hardware hw = plan::hardware_from_sysinfo(perf::collect_sysinfo(so));
+  // The budget covers the process: the planner takes off the CUDA context (measured now) and the
+  // workspace reserve, as the engine does when it caps its allocator; the predictions add the
+  // context back.
   const double context = device_context_bytes();
+  if (hw.gpu) hw.gpu->context_bytes = static_cast<uint64_t>(context);
   plan::PlannerOptions po;
-  po.budget_gib = planner_budget_gib(opts.vram_budget_gib);
-  const double vae_cap = opts.vae_budget_gib > 0 ? opts.vae_budget_gib : opts.vram_budget_gib / 2;
-  po.vae_budget_gib = planner_budget_gib(vae_cap);
+  po.budget_gib = opts.vram_budget_gib;
+  po.vae_budget_gib = opts.vae_budget_gib > 0 ? opts.vae_budget_gib : opts.vram_budget_gib / 2;
   po.allow_quantization = false;
   PlannedRun r;
   if (opts.dit_fp8) {
     // fp8 DiT weights asked for: plan with that format fixed (the planner only quantizes when it must).
     po.allow_quantization = true;
   }
-  plan::PlanResult pr = plan::make_plan(m, w, hw, po);
+  plan::PlanResult pr = opts.budget_plan ? plan::evaluate_plan(m, w, hw, *opts.budget_plan, po) : plan::make_plan(m, w, hw, po);
   if (opts.dit_fp8 && pr.plan.dit_format != plan::WeightFormat::kFP8) {
     plan::Plan p = pr.plan;
     p.dit_format = plan::WeightFormat::kFP8;

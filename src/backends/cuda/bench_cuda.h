@@ -4,10 +4,12 @@
 // the caching allocator's high-water mark. The CLI (`wan22 bench`) prints and stores the metrics.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "bench/metric.h"
+#include "plan/plan.h"
 
 namespace wan22::cuda {
 
@@ -36,6 +38,9 @@ struct BenchOptions {
   double vram_budget_gib = 0.0;
   double vae_budget_gib = 0.0;      // the VAE decode stage's cap under the budget (0: half the budget)
   bool budget_only = false;         // skip the unconstrained generations (only the budgeted ones)
+  // The plan of the budgeted generations (`wan22 optimize --validate` passes the plan it printed);
+  // unset: the planner's plan for vram_budget_gib on this GPU.
+  std::optional<plan::Plan> budget_plan;
   // DiT block weights in fp8 e4m3 (random weights only); the DiT and generation metric names then
   // carry "_fp8" after their first word (dit_forward_fp8_720p_121f_s, generate_fp8_720p_121f_50steps_s).
   bool dit_fp8 = false;

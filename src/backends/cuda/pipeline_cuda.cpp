@@ -662,10 +662,6 @@ double device_context_bytes() {
 
 double device_bytes_outside_allocator() { return device_context_bytes() + kWorkspaceReserveBytes; }
 
-double planner_budget_gib(double budget_gib) {
-  return std::max(0.25, budget_gib - device_bytes_outside_allocator() / plan::kGiB);
-}
-
 models::dit::DitConfig ti2v_5b_dit_config() {
   models::dit::DitConfig c;
   c.model_type = "ti2v";

@@ -168,15 +168,10 @@ class CudaEngine final : public pipeline::Engine {
 double device_context_bytes();
 // Room kept for the cuBLASLt / cuDNN / conv workspaces that come with the first calls (the memory
 // model counts them itself, so the planner is given the budget minus device_context_bytes()).
-constexpr double kWorkspaceReserveBytes = 384.0 * 1024 * 1024;
+constexpr double kWorkspaceReserveBytes = plan::kWorkspaceReserveBytes;
 // device_context_bytes() + kWorkspaceReserveBytes: a VRAM budget caps the allocator at the budget
 // minus this.
 double device_bytes_outside_allocator();
-// The budget (GiB) the planner may lay out when the process has `budget_gib`: what the engine caps
-// its allocator at (the budget minus device_bytes_outside_allocator(); at least 0.25). Planning for
-// the budget minus the context alone left the workspace reserve's 384 MiB to chance: the H200's
-// budget-8 plans of runs D and F met an out-of-memory error in their first step and backed off.
-double planner_budget_gib(double budget_gib);
 
 // models::dit::DitConfig of the TI2V-5B DiT (the official config.json's values).
 models::dit::DitConfig ti2v_5b_dit_config();
