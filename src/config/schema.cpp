@@ -573,7 +573,8 @@ std::vector<KeySpec> build_schema() {
                                        applied("wan22 generate")),
                                 check_device, "auto, cpu, cuda or cuda:N")));
   k.push_back(engine(number("generation.vram_budget_gb", 0, 0, 1e6,
-                            "device memory budget in GiB that the placement planner honours (0 = the whole device)",
+                            "device memory budget in GiB of the whole process (CUDA context and library workspaces included) "
+                            "that the placement planner and the engine's allocator honour (0 = the whole device)",
                             applied(kPlanApplied))));
   return k;
 }
