@@ -256,7 +256,8 @@ plan::Plan cuda_plan(const config::Settings& settings, const pipeline::Checkpoin
     const plan::PlanResult r = plan::make_plan(m, w, hw, po);  // kOutOfMemory names the smallest budget
     p = r.plan;
     *line = "memory plan for " + r.device + " (" + r.budget_source + "): " + p.str() + "; predicted peak " +
-            plan::gib_str(r.memory.peak_device + context) + " with the CUDA context";
+            plan::gib_str(r.memory.peak_device + plan::outside_allocator_bytes(hw)) +
+            " for the process (CUDA context and library memory included)";
   }
   if (te_device == "cpu") p.text = plan::Placement::kCpu;
   return p;

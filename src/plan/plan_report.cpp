@@ -1,4 +1,5 @@
 #include "plan/plan_report.h"
+#include "plan/planner.h"
 
 #include <cstdio>
 #include <sstream>
@@ -90,11 +91,13 @@ nlohmann::json plan_json(const PlanResult& r, const Hardware& hw) {
   json host = json::array();
   for (const auto& t : r.memory.host_terms) host.push_back({{"name", t.name}, {"gib", gib(t.bytes)}, {"formula", t.formula}});
   const double context = p.on_gpu && hw.gpu ? static_cast<double>(hw.gpu->context_bytes) : 0;
+  const double outside = outside_allocator_bytes(hw) * (p.on_gpu ? 1 : 0);
   j["predicted"] = {{"peak_gib", gib(r.memory.peak_device)},
                     {"alloc_peak_gib", gib(r.memory.peak_alloc)},
                     {"peak_stage", stage_name(r.memory.peak_stage)},
                     {"context_gib", gib(context)},
                     {"peak_with_context_gib", gib(r.memory.peak_device + context)},
+                    {"process_peak_gib", gib(r.memory.peak_device + outside)},
                     {"total_s", r.time.total_s},
                     {"dit_forward_s", r.time.forward_s},
                     {"forwards_per_step", r.time.forwards_per_step},
@@ -151,8 +154,10 @@ std::string plan_text(const PlanResult& r, const Hardware& hw, bool terms) {
                 gib_str(r.memory.peak_alloc).c_str(), seconds(r.time.total_s).c_str());
   o << line;
   o << "  peak in " << stage_name(r.memory.peak_stage);
-  if (r.plan.on_gpu && hw.gpu) o << "; with the CUDA context (~" << gib_str(static_cast<double>(hw.gpu->context_bytes)) << ") "
-                                 << gib_str(r.memory.peak_device + static_cast<double>(hw.gpu->context_bytes));
+  if (r.plan.on_gpu && hw.gpu)
+    o << "; the process with the CUDA context (~" << gib_str(static_cast<double>(hw.gpu->context_bytes))
+      << ") and the libraries' memory outside the allocator (<= " << gib_str(kWorkspaceReserveBytes) << ") "
+      << gib_str(r.memory.peak_device + outside_allocator_bytes(hw));
   o << "\n  one DiT forward " << seconds(r.time.forward_s) << " (batch " << (r.workload.cfg() && r.time.forwards_per_step == 1 ? 2 : 1)
     << "), one step " << seconds(r.time.step_s);
   if (r.time.stream_exposed_s > 0) o << " incl. " << seconds(r.time.stream_exposed_s) << " of streaming not hidden";
