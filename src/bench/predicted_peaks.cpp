@@ -162,7 +162,7 @@ std::string PeakCheck::line() const {
 std::vector<PeakCheck> peak_checks(const std::vector<Metric>& metrics, double tolerance) {
   std::vector<PeakCheck> out;
   for (const Metric& p : metrics) {
-    if (!starts_with(p.name, "predicted_")) continue;
+    if (!starts_with(p.name, "predicted_") || p.unit != "GiB") continue;  // peaks only (not predicted step times)
     const std::string name = p.name.substr(10);
     auto it = std::find_if(metrics.begin(), metrics.end(), [&](const Metric& m) { return m.name == name; });
     if (it == metrics.end()) continue;

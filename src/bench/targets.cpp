@@ -44,6 +44,12 @@ const Metric* resolve(const std::vector<Metric>& metrics, const std::string& key
           (!best || m.value > best->value))
         best = &m;
     }
+    if (best) return best;
+    // A run of budgeted generations only (--budget-only): their process peaks.
+    static const std::regex budget_peak(R"(generate_\w+_budget[0-9.]+(_\d+steps)?_peak_gib)");
+    for (const auto& m : metrics) {
+      if (std::regex_match(m.name, budget_peak) && (!best || m.value > best->value)) best = &m;
+    }
     return best;
   }
   return nullptr;

@@ -150,6 +150,26 @@ TEST(BenchPredictedPeaks, ACheckBeyondTheToleranceFails) {
   EXPECT_TRUE(c.pass());
 }
 
+// Only peaks are paired: a budgeted run also reports the time model's step (predicted_..._step_s).
+TEST(BenchPredictedPeaks, PredictedStepTimesAreNotPeakChecks) {
+  Metric peak, ppeak, step, pstep;
+  peak.name = "generate_720p_121f_budget8_peak_gib";
+  peak.value = 7.16;
+  peak.unit = "GiB";
+  ppeak = peak;
+  ppeak.name = "predicted_" + peak.name;
+  ppeak.value = 7.20;
+  step.name = "generate_720p_121f_budget8_step_s";
+  step.value = 1.76;
+  step.unit = "s";
+  pstep = step;
+  pstep.name = "predicted_" + step.name;
+  pstep.value = 1.79;
+  const auto checks = peak_checks({peak, ppeak, step, pstep});
+  ASSERT_EQ(checks.size(), 1u);
+  EXPECT_EQ(checks[0].metric, peak.name);
+}
+
 TEST(BenchPredictedPeaks, ReportsCarryTheChecks) {
   BenchReport r;
   r.run.suite = "gpu";

@@ -291,6 +291,13 @@ TEST(BenchTargets, GpuMetricsAnswerTheVideoAndMemoryTargets) {
   auto specs = default_target_specs();
   specs[3].target = 14;
   EXPECT_EQ(check_targets(m, specs, false)[3].status, TargetStatus::kPass);
+  // A run of budgeted generations only: their process peak answers the memory target.
+  Metric bpeak;
+  bpeak.name = "generate_720p_121f_budget8_peak_gib";
+  bpeak.value = 7.2;
+  auto tb = check_targets({bpeak}, default_target_specs(), false);
+  EXPECT_EQ(tb[3].metric, "generate_720p_121f_budget8_peak_gib");
+  EXPECT_EQ(tb[3].status, TargetStatus::kPass);
 }
 
 TEST(BenchRecommend, OnlyWhatTheNumbersShow) {
