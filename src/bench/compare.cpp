@@ -26,12 +26,6 @@ const char* verdict_name(Verdict v) {
 
 namespace {
 
-const Metric* find(const std::vector<Metric>& v, const std::string& name) {
-  for (const auto& m : v)
-    if (m.name == name) return &m;
-  return nullptr;
-}
-
 MetricChange judge(const Metric& cur, const Metric& base, const CompareOptions& opt) {
   MetricChange c;
   c.name = cur.name;
@@ -66,7 +60,7 @@ std::vector<MetricChange> compare_metrics(const std::vector<Metric>& current,
                                           const CompareOptions& opt) {
   std::vector<MetricChange> out;
   for (const auto& cur : current) {
-    if (const Metric* base = find(baseline, cur.name)) {
+    if (const Metric* base = find_metric(baseline, cur.name)) {
       out.push_back(judge(cur, *base, opt));
     } else {
       MetricChange c;
@@ -81,7 +75,7 @@ std::vector<MetricChange> compare_metrics(const std::vector<Metric>& current,
     }
   }
   for (const auto& base : baseline) {
-    if (find(current, base.name)) continue;
+    if (find_metric(current, base.name)) continue;
     MetricChange c;
     c.name = base.name;
     c.unit = base.unit;

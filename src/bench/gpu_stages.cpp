@@ -4,14 +4,6 @@
 
 namespace wan22::bench {
 
-namespace {
-const Metric* find(const std::vector<Metric>& v, const std::string& name) {
-  for (const auto& m : v)
-    if (m.name == name) return &m;
-  return nullptr;
-}
-}  // namespace
-
 StageSet gpu_generation_stages(const std::vector<Metric>& metrics) {
   static const std::regex gen(R"(generate_(.+)_(\d+)steps_s)");
   const Metric* best = nullptr;
@@ -29,7 +21,7 @@ StageSet gpu_generation_stages(const std::vector<Metric>& metrics) {
   const std::pair<const char*, const char*> parts[] = {
       {"text_encode", "_text_s"}, {"denoise", "_denoise_s"}, {"vae_decode", "_decode_s"}};
   for (const auto& [stage, suffix] : parts) {
-    if (const Metric* m = find(metrics, tag + suffix)) out.stages.push_back({stage, m->value});
+    if (const Metric* m = find_metric(metrics, tag + suffix)) out.stages.push_back({stage, m->value});
   }
   if (out.stages.empty()) return out;
   out.of = "the whole " + best_match[1].str() + " generation (" + best_match[2].str() + " steps)";

@@ -24,4 +24,10 @@ Metric timing_metric(const std::string& name, const std::vector<double>& samples
   return m;
 }
 
+const Metric* find_metric(const std::vector<Metric>& v, const std::string& name) {
+  for (const auto& m : v)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
 }  // namespace wan22::bench

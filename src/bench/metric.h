@@ -21,6 +21,9 @@ struct Metric {
 // The median of `v` (mean of the two middle values for an even count); NaN when empty.
 double median(std::vector<double> v);
 
+// The metric named `name` in `v`, or nullptr.
+const Metric* find_metric(const std::vector<Metric>& v, const std::string& name);
+
 // Builds a timing metric (unit "s", lower is better) whose value is the median of `samples`.
 Metric timing_metric(const std::string& name, const std::vector<double>& samples,
                      const std::string& note = {});

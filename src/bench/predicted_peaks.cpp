@@ -164,8 +164,8 @@ std::vector<PeakCheck> peak_checks(const std::vector<Metric>& metrics, double to
   for (const Metric& p : metrics) {
     if (!starts_with(p.name, "predicted_") || p.unit != "GiB") continue;  // peaks only (not predicted step times)
     const std::string name = p.name.substr(10);
-    auto it = std::find_if(metrics.begin(), metrics.end(), [&](const Metric& m) { return m.name == name; });
-    if (it == metrics.end()) continue;
+    const Metric* it = find_metric(metrics, name);
+    if (!it) continue;
     PeakCheck c;
     c.metric = name;
     const auto pw = peak_workload(name, PeakPredictionOptions{});

@@ -20,11 +20,7 @@ std::string Machine::fingerprint() const {
   return buf;
 }
 
-const Metric* RunRecord::find(const std::string& name) const {
-  for (const auto& m : metrics)
-    if (m.name == name) return &m;
-  return nullptr;
-}
+const Metric* RunRecord::find(const std::string& name) const { return find_metric(metrics, name); }
 
 const char* better_name(Better b) { return b == Better::kHigher ? "higher" : "lower"; }
 

@@ -20,15 +20,9 @@ const Row kRows[] = {
     {"peak_vram_gb", "peak device memory", "GiB", 12, 18},
 };
 
-const Metric* by_name(const std::vector<Metric>& v, const std::string& n) {
-  for (const auto& m : v)
-    if (m.name == n) return &m;
-  return nullptr;
-}
-
 const Metric* resolve(const std::vector<Metric>& metrics, const std::string& key) {
   if (key == "model_load_s" || key == "single_image_s" || key == "video_2s_s") {
-    if (const Metric* m = by_name(metrics, key)) return m;
+    if (const Metric* m = find_metric(metrics, key)) return m;
     if (key == "video_2s_s") {
       static const std::regex gpu_video(R"(generate_720p_49f_\d+steps_s)");
       for (const auto& m : metrics)
@@ -37,7 +31,7 @@ const Metric* resolve(const std::vector<Metric>& metrics, const std::string& key
     return nullptr;
   }
   if (key == "peak_vram_gb") {
-    if (const Metric* m = by_name(metrics, "peak_vram_gib")) return m;
+    if (const Metric* m = find_metric(metrics, "peak_vram_gib")) return m;
     const Metric* best = nullptr;
     for (const auto& m : metrics) {
       if (m.name.rfind("peak_vram_gib", 0) == 0 && m.name.find("budget") == std::string::npos &&

@@ -19,12 +19,6 @@ struct BenchSize {
 };
 constexpr BenchSize kBenchSizes[] = {{"720p_121f", 1280, 704, 121}, {"480p_121f", 832, 480, 121}, {"720p_49f", 1280, 704, 49}};
 
-const bench::Metric* find(const std::vector<bench::Metric>& v, const std::string& name) {
-  for (const auto& m : v)
-    if (m.name == name) return &m;
-  return nullptr;
-}
-
 std::string fixed2(double v) {
   char b[32];
   std::snprintf(b, sizeof(b), "%.2f", v);
@@ -74,10 +68,10 @@ ValidationResult validate_gpu_metrics(const Workload& w, const Hardware& hw, con
       tag += std::to_string(steps);
       tag += "steps";
     }
-    const bench::Metric* step = find(metrics, tag + "_step_s");
-    const bench::Metric* pstep = find(metrics, "predicted_" + tag + "_step_s");
-    const bench::Metric* peak = find(metrics, tag + "_peak_gib");
-    const bench::Metric* ppeak = find(metrics, "predicted_" + tag + "_peak_gib");
+    const bench::Metric* step = bench::find_metric(metrics, tag + "_step_s");
+    const bench::Metric* pstep = bench::find_metric(metrics, "predicted_" + tag + "_step_s");
+    const bench::Metric* peak = bench::find_metric(metrics, tag + "_peak_gib");
+    const bench::Metric* ppeak = bench::find_metric(metrics, "predicted_" + tag + "_peak_gib");
     if (!step || !pstep || !peak || !ppeak) {
       r.notes.push_back("the GPU run did not report " + tag + "_step_s / _peak_gib and their predictions (not validated)");
       return r;
@@ -92,8 +86,8 @@ ValidationResult validate_gpu_metrics(const Workload& w, const Hardware& hw, con
   const std::string peak_name = "peak_vram_gib_generate_" + wl;
   const auto pw = bench::peak_workload(peak_name);
   const std::string tag = "generate_" + wl + "_" + std::to_string(steps) + "steps";
-  const bench::Metric* step = find(metrics, tag + "_step_s");
-  const bench::Metric* peak = find(metrics, peak_name);
+  const bench::Metric* step = bench::find_metric(metrics, tag + "_step_s");
+  const bench::Metric* peak = bench::find_metric(metrics, peak_name);
   if (!pw || !step || !peak) {
     r.notes.push_back("the GPU run did not report " + tag + "_step_s and " + peak_name + " (not validated)");
     return r;
