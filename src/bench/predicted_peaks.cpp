@@ -13,19 +13,6 @@ namespace wan22::bench {
 
 namespace {
 
-struct Size {
-  const char* name;
-  int width, height, frames;
-};
-// The workloads of src/backends/cuda/bench_cuda.cpp (all_workloads()).
-constexpr Size kSizes[] = {{"720p_121f", 1280, 704, 121}, {"480p_121f", 832, 480, 121}, {"720p_49f", 1280, 704, 49}};
-
-const Size* find_size(const std::string& s) {
-  for (const Size& z : kSizes)
-    if (s == z.name) return &z;
-  return nullptr;
-}
-
 bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
 bool ends_with(const std::string& s, const std::string& x) {
   return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
@@ -41,6 +28,19 @@ bool eat(std::string& s, const std::string& p) {
 constexpr int64_t kCfgBatchMaxTokens = 8192;
 
 }  // namespace
+
+// The video workloads of src/backends/cuda/bench_cuda.cpp (all_workloads(), less the single image).
+const std::vector<GpuBenchSize>& gpu_bench_sizes() {
+  static const std::vector<GpuBenchSize> s = {
+      {"720p_121f", 1280, 704, 121}, {"480p_121f", 832, 480, 121}, {"720p_49f", 1280, 704, 49}};
+  return s;
+}
+
+const GpuBenchSize* find_gpu_bench_size(const std::string& name) {
+  for (const GpuBenchSize& z : gpu_bench_sizes())
+    if (name == z.name) return &z;
+  return nullptr;
+}
 
 std::optional<PeakWorkload> peak_workload(const std::string& name, const PeakPredictionOptions& o) {
   PeakWorkload pw;
@@ -60,7 +60,7 @@ std::optional<PeakWorkload> peak_workload(const std::string& name, const PeakPre
   } else {
     return std::nullopt;
   }
-  const Size* z = find_size(rest);
+  const GpuBenchSize* z = find_gpu_bench_size(rest);
   if (!z) return std::nullopt;
   pw.size = z->name;
   plan::Workload& w = pw.workload;

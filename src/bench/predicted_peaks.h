@@ -29,6 +29,15 @@ struct PeakPredictionOptions {
   std::optional<bool> text_encoder;
 };
 
+// The sizes of the bench's video workloads (720p_121f, 480p_121f, 720p_49f) whose peaks are
+// predicted and which `wan22 optimize --validate` can run on a GPU.
+struct GpuBenchSize {
+  const char* name;
+  int width, height, frames;
+};
+const std::vector<GpuBenchSize>& gpu_bench_sizes();
+const GpuBenchSize* find_gpu_bench_size(const std::string& name);
+
 // What one measured metric is, as a workload and plan of the memory model.
 struct PeakWorkload {
   enum class Kind { kDitForward, kVaeDecode, kGenerate } kind = Kind::kDitForward;

@@ -13,12 +13,6 @@ namespace wan22::plan {
 
 namespace {
 
-struct BenchSize {
-  const char* name;
-  int width, height, frames;
-};
-constexpr BenchSize kBenchSizes[] = {{"720p_121f", 1280, 704, 121}, {"480p_121f", 832, 480, 121}, {"720p_49f", 1280, 704, 49}};
-
 std::string fixed2(double v) {
   char b[32];
   std::snprintf(b, sizeof(b), "%.2f", v);
@@ -28,14 +22,14 @@ std::string fixed2(double v) {
 }  // namespace
 
 std::string gpu_bench_workload(const Workload& w) {
-  for (const auto& s : kBenchSizes)
+  for (const auto& s : bench::gpu_bench_sizes())
     if (w.width == s.width && w.height == s.height && w.frames == s.frames) return s.name;
   return "";
 }
 
 std::string gpu_bench_sizes() {
   std::string out;
-  for (const auto& s : kBenchSizes)
+  for (const auto& s : bench::gpu_bench_sizes())
     out += (out.empty() ? "" : ", ") + std::to_string(s.width) + "x" + std::to_string(s.height) + "x" +
            std::to_string(s.frames) + " (" + s.name + ")";
   return out;
