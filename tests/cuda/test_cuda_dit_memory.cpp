@@ -201,7 +201,7 @@ TEST(CudaDitMemory, SegmentsWithQuantisedWeights) {
   base.init_random(25, nullptr);
   const Tensor ref_bf16 = run_forward(base, r.in);
   for (auto fmt : {cuda::WeightFormat::kFP8, cuda::WeightFormat::kInt8}) {
-    const std::string name = fmt == cuda::WeightFormat::kFP8 ? "fp8" : "int8";
+    const std::string name = cuda::weight_format_name(fmt);
     cuda::DitCuda q(r.cfg);
     q.init_random(25, nullptr, fmt);  // the bf16 model's draws, quantised per row
     const Tensor whole = run_forward(q, r.in);

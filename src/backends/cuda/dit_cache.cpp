@@ -10,12 +10,6 @@
 
 namespace wan22::cuda {
 
-namespace {
-const char* format_name(WeightFormat f) {
-  return f == WeightFormat::kFP8 ? "fp8" : f == WeightFormat::kInt8 ? "int8" : "bf16";
-}
-}  // namespace
-
 std::vector<std::string> dit_source_files(const DitCuda& dit, const io::WeightStore& ws) {
   std::set<std::string> files;
   for (const std::string& k : dit.checkpoint_keys()) {
@@ -65,7 +59,7 @@ std::string load_dit_cached(DitCuda& d, const io::WeightStore& ws, const DitLoad
   note.clear();
   const bool stored = cache->store(
       "dit", key, d.load_ready_entries(), [&](size_t i) { return d.load_ready_tensor(i, st); },
-      {{"format", format_name(lo.format)}, {"source", files.empty() ? "" : files.front() + (files.size() > 1 ? " (+" + std::to_string(files.size() - 1) + " files)" : "")}}, &note);
+      {{"format", weight_format_name(lo.format)}, {"source", files.empty() ? "" : files.front() + (files.size() > 1 ? " (+" + std::to_string(files.size() - 1) + " files)" : "")}}, &note);
   if (write_s) *write_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (!stored) {
     notice(note);

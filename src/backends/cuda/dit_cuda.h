@@ -65,6 +65,9 @@ DitConfig dit_config_from(const models::dit::DitConfig& c);
 // in a device scratch right before each GEMM (weight-only: for GPUs without fp8, e.g. sm_80).
 // Everything else stays as in kBF16.
 enum class WeightFormat { kBF16, kFP8, kInt8 };
+inline const char* weight_format_name(WeightFormat f) {
+  return f == WeightFormat::kFP8 ? "fp8" : f == WeightFormat::kInt8 ? "int8" : "bf16";
+}
 
 struct DitBlockWeights {
   Tensor modulation;                // f32 [6, dim] (always on the device, outside the pack)

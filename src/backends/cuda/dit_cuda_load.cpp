@@ -289,10 +289,6 @@ std::vector<NonBlock> non_block_weights(const DitConfig& c) {
           {"head_b", &W::head_b, DType::kBF16, {pout}}};
 }
 
-const char* format_tag(WeightFormat f) {
-  return f == WeightFormat::kFP8 ? "fp8" : f == WeightFormat::kInt8 ? "int8" : "bf16";
-}
-
 }  // namespace
 
 std::vector<io::SafetensorsEntry> DitCuda::load_ready_entries() const {
@@ -330,7 +326,7 @@ Tensor DitCuda::load_ready_tensor(size_t i, cudaStream_t st) const {
 std::string DitCuda::load_ready_signature(WeightFormat format) const {
   const detail::PackLayout l = detail::pack_layout(cfg_, format);
   std::ostringstream s;
-  s << "cuda dit " << format_tag(format) << " pack " << l.bytes << " entries";
+  s << "cuda dit " << weight_format_name(format) << " pack " << l.bytes << " entries";
   for (const auto& e : l.entries) s << ' ' << e.name << '@' << e.offset;
   s << " dim " << cfg_.dim << " ffn " << cfg_.ffn_dim << " heads " << cfg_.heads << " layers " << cfg_.layers
     << " text " << cfg_.text_dim << " freq " << cfg_.freq_dim << " in " << cfg_.in_dim << " out " << cfg_.out_dim
