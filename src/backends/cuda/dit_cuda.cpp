@@ -1,6 +1,7 @@
 // The Wan2.2 DiT forward on the GPU (see dit_cuda.h): block packs, weight streaming, the batched
 // forward (CFG pair), the block loop over all tokens, attention head slicing and random weights.
 // The WeightStore loader is dit_cuda_load.cpp, the segmented block loop dit_cuda_segments.cpp.
+#include "backends/cuda/device_tensor.h"
 #include "backends/cuda/dit_cuda.h"
 
 #include <algorithm>
@@ -19,14 +20,6 @@
 namespace wan22::cuda {
 
 namespace {
-
-Device gpu() { return Device::cuda(0); }
-
-bf16* bp(const Tensor& t) { return static_cast<bf16*>(t.raw_data()); }
-float* fp(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
-
-Tensor dev_bf16(const Shape& s) { return Tensor::empty(s, DType::kBF16, gpu()); }
-Tensor dev_f32(const Shape& s) { return Tensor::empty(s, DType::kF32, gpu()); }
 
 // Uniform(-a, a) with a = sqrt(3 / fan_in): unit-variance outputs for unit-variance inputs.
 void rand_bf16(Tensor& t, uint64_t seed, double fan_in, cudaStream_t st, double gain = 1.0) {

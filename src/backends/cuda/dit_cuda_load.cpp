@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/device_tensor.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/dit_cuda.h"
@@ -53,8 +54,6 @@ DitConfig dit_config_from(const models::dit::DitConfig& c) {
 }
 
 namespace {
-
-Device gpu() { return Device::cuda(0); }
 
 // Checks presence and shape; the message names the key as asked, the stored name and the file.
 void expect(const io::WeightStore& ws, const std::string& key, const Shape& shape) {

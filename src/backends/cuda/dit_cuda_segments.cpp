@@ -17,21 +17,13 @@
 // GEMMs (smaller M; q and k|v as two GEMMs) may round differently.
 #include <algorithm>
 
+#include "backends/cuda/device_tensor.h"
 #include "backends/cuda/cuda_check.h"
 #include "backends/cuda/dit_cuda.h"
 #include "backends/cuda/dit_cuda_step.h"
 #include "backends/cuda/kernels.h"
 
 namespace wan22::cuda {
-
-namespace {
-
-Device gpu() { return Device::cuda(0); }
-bf16* bp(const Tensor& t) { return static_cast<bf16*>(t.raw_data()); }
-float* fp(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
-Tensor dev_bf16(const Shape& s) { return Tensor::empty(s, DType::kBF16, gpu()); }
-
-}  // namespace
 
 void DitCuda::run_blocks_segmented(Step& s, cudaStream_t st) {
   const int64_t D = cfg_.dim, H = cfg_.heads, hd = cfg_.head_dim(), FF = cfg_.ffn_dim,

@@ -1,4 +1,5 @@
 // The UMT5 encoder on the GPU (see t5_cuda.h).
+#include "backends/cuda/device_tensor.h"
 #include "backends/cuda/t5_cuda.h"
 
 #include <algorithm>
@@ -31,12 +32,6 @@ namespace wan22::cuda {
 using models::text::T5Config;
 
 namespace {
-
-Device gpu() { return Device::cuda(0); }
-bf16* bp(const Tensor& t) { return static_cast<bf16*>(t.raw_data()); }
-float* fp(const Tensor& t) { return static_cast<float*>(t.raw_data()); }
-Tensor dev_bf16(const Shape& s) { return Tensor::empty(s, DType::kBF16, gpu()); }
-Tensor dev_f32(const Shape& s) { return Tensor::empty(s, DType::kF32, gpu()); }
 
 void ensure_device() {
   if (allocator() == nullptr) init();  // throws kUnsupported naming the reason without a GPU

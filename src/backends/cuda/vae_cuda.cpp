@@ -1,6 +1,7 @@
 // The Wan VAE on the GPU (see vae_cuda.h). The layer structure mirrors models/vae
 // (vae_decoder.cpp, vae_encoder.cpp, vae_layers.cpp) one to one; only the data layout
 // (channels-last, padded channels) and the fusions differ.
+#include "backends/cuda/device_tensor.h"
 #include "backends/cuda/vae_cuda.h"
 
 #include <cublas_v2.h>
@@ -45,12 +46,6 @@ using models::vae::VaeConfig;
 using models::vae::VaeVersion;
 
 using namespace vae_net;  // NOLINT: the internal layer and run-time types of this file
-
-namespace {
-
-Device gpu() { return Device::cuda(0); }
-
-}  // namespace
 
 // ---------------- the implementation ----------------
 

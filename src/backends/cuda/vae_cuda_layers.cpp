@@ -1,4 +1,5 @@
 // Building the GPU VAE's layers (see vae_cuda_layers.h).
+#include "backends/cuda/device_tensor.h"
 #include "backends/cuda/vae_cuda_layers.h"
 
 #include <cmath>
@@ -14,8 +15,6 @@ using models::vae::VaeConfig;
 using models::vae::VaeVersion;
 
 namespace {
-
-Device gpu() { return Device::cuda(0); }
 
 // ---------------- weights: from a WeightStore or seeded random on the device ----------------
 
