@@ -57,6 +57,17 @@ double rel_err(const Tensor& got, const Tensor& ref) {
   return std::sqrt(num / den);
 }
 
+double cosine(const Tensor& a, const Tensor& b) {
+  const auto va = a.to_vector(), vb = b.to_vector();
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < va.size(); ++i) {
+    ab += static_cast<double>(va[i]) * vb[i];
+    aa += static_cast<double>(va[i]) * va[i];
+    bb += static_cast<double>(vb[i]) * vb[i];
+  }
+  return ab / std::sqrt(aa * bb + 1e-300);
+}
+
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   auto x = a.to_vector();
   auto y = b.to_vector();

@@ -21,5 +21,7 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float 
 // ||got - ref|| / ||ref|| in double; NaN/Inf in got gives +inf.
 double rel_err(const Tensor& got, const Tensor& ref);
 double max_abs_diff(const Tensor& a, const Tensor& b);
+// Cosine similarity of two tensors of the same element count (in double).
+double cosine(const Tensor& a, const Tensor& b);
 
 }  // namespace wan22::test

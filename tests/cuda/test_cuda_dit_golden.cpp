@@ -38,17 +38,6 @@ void report(const std::string& name, double err, double tol = kGoldenTol) {
   ::testing::Test::RecordProperty(name, std::to_string(err));
 }
 
-double cosine(const Tensor& a, const Tensor& b) {
-  const auto va = a.to_vector(), vb = b.to_vector();
-  double ab = 0, aa = 0, bb = 0;
-  for (size_t i = 0; i < va.size(); ++i) {
-    ab += static_cast<double>(va[i]) * vb[i];
-    aa += static_cast<double>(va[i]) * va[i];
-    bb += static_cast<double>(vb[i]) * vb[i];
-  }
-  return ab / std::sqrt(aa * bb + 1e-300);
-}
-
 // One fixture case, ready to run: model + device inputs + reference.
 struct GoldenCase {
   std::unique_ptr<cuda::DitCuda> dit;

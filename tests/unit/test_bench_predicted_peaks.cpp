@@ -39,11 +39,6 @@ Metric metric(const std::string& name, double value, const std::string& unit) {
   return m;
 }
 
-const Metric* find(const std::vector<Metric>& v, const std::string& name) {
-  for (const auto& m : v)
-    if (m.name == name) return &m;
-  return nullptr;
-}
 
 bool is_peak(const std::string& n) {
   return (n.rfind("dit_forward_", 0) == 0 || n.rfind("vae_decode_", 0) == 0) ? n.size() > 9 &&
@@ -57,11 +52,11 @@ void check_file(const std::string& file, int expected_peaks) {
   int peaks = 0;
   for (const auto& m : measured) {
     if (!is_peak(m.name)) {
-      EXPECT_EQ(find(predicted, "predicted_" + m.name), nullptr) << m.name;
+      EXPECT_EQ(find_metric(predicted, "predicted_" + m.name), nullptr) << m.name;
       continue;
     }
     ++peaks;
-    const Metric* p = find(predicted, "predicted_" + m.name);
+    const Metric* p = find_metric(predicted, "predicted_" + m.name);
     ASSERT_NE(p, nullptr) << "no prediction for " << m.name;
     EXPECT_EQ(p->unit, "GiB");
     const double err = p->value / m.value - 1;

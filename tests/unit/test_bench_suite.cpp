@@ -21,11 +21,6 @@ wan22::pipeline::CheckpointPaths demo_paths() {
   p.demo = true;
   return p;
 }
-const Metric* find(const std::vector<Metric>& v, const std::string& n) {
-  for (const auto& m : v)
-    if (m.name == n) return &m;
-  return nullptr;
-}
 }  // namespace
 
 TEST(BenchSuite, PlansFollowTheSuiteAndTheOverrides) {
@@ -83,32 +78,32 @@ TEST(BenchSuite, RunsEveryWorkloadOnTheDemoModel) {
        {"model_load_s", "load_dit_s", "load_vae_s", "load_text_encoder_s", "single_image_s",
         "video_2s_s", "text_encode_s", "denoise_s", "step_s", "vae_decode_s", "throughput_fps",
         "single_image_96x64_s", "video_2s_96x64_s", "step_96x64_s", "throughput_96x64_fps"}) {
-    const Metric* m = find(r.metrics, name);
+    const Metric* m = find_metric(r.metrics, name);
     ASSERT_NE(m, nullptr) << name;
     EXPECT_EQ(m->samples.size(), 2u) << name;
     EXPECT_GT(m->value, 0) << name;
   }
-  const Metric* util = find(r.metrics, "cpu_utilization");
+  const Metric* util = find_metric(r.metrics, "cpu_utilization");
   ASSERT_NE(util, nullptr);
   EXPECT_EQ(util->better, Better::kHigher);
   EXPECT_GT(util->value, 0.0);
   EXPECT_LE(util->value,
             1.5);  // CPU time cannot exceed wall time x threads (plus clock granularity)
-  EXPECT_EQ(find(r.metrics, "cpu_utilization_96x64"), nullptr);  // main size only
-  const Metric* fps = find(r.metrics, "throughput_fps");
+  EXPECT_EQ(find_metric(r.metrics, "cpu_utilization_96x64"), nullptr);  // main size only
+  const Metric* fps = find_metric(r.metrics, "throughput_fps");
   EXPECT_EQ(fps->better, Better::kHigher);
   EXPECT_EQ(fps->unit, "frames/s");
   // 49 frames over the video's time
-  EXPECT_NEAR(fps->value, 49.0 / find(r.metrics, "video_2s_s")->value, 0.35 * fps->value);
+  EXPECT_NEAR(fps->value, 49.0 / find_metric(r.metrics, "video_2s_s")->value, 0.35 * fps->value);
   // the video's stages add up to (nearly) its total
   ASSERT_EQ(r.stages.size(), 3u);
   EXPECT_EQ(r.stages[0].name, "text_encode");
   EXPECT_EQ(r.stages[2].name, "vae_decode");
   double sum = 0;
   for (const auto& s : r.stages) sum += s.seconds;
-  EXPECT_LE(sum, find(r.metrics, "video_2s_s")->value * 1.2);
+  EXPECT_LE(sum, find_metric(r.metrics, "video_2s_s")->value * 1.2);
   if (peak_rss_bytes() > 0) {
-    const Metric* rss = find(r.metrics, "peak_rss_gib");
+    const Metric* rss = find_metric(r.metrics, "peak_rss_gib");
     ASSERT_NE(rss, nullptr);
     EXPECT_GT(rss->value, 0.001);
   }
